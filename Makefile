@@ -1,0 +1,63 @@
+# The notification platform: one command to run it, one to test it (README.md).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(abspath $(VENV))/bin/python
+PIP := $(abspath $(VENV))/bin/pip
+SERVICES := api_gateway_service user_service template_service email_service push_service admin_service
+REQUIREMENTS := requirements-base.txt requirements-dev.txt notification_common/pyproject.toml $(foreach s,$(SERVICES),$(s)/requirements.txt)
+STAMP := $(VENV)/.installed
+
+.PHONY: install infra migrate dev test test-common test-services test-e2e lint check bench demo clean $(addprefix test-,$(SERVICES))
+
+install: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -r requirements-dev.txt $(foreach s,$(SERVICES),-r $(s)/requirements.txt)
+	$(PIP) install -q --no-deps -e notification_common
+	@touch $(STAMP)
+
+infra: install
+	@bash scripts/ensure_servers.sh
+	@$(PY) scripts/infra.py
+
+migrate: infra
+	@for s in $(SERVICES); do echo "migrate $$s"; (cd $$s && $(PY) manage.py migrate --noinput -v 0) || exit 1; done
+
+dev: migrate
+	@$(PY) scripts/dev.py
+
+test: infra test-common test-services test-e2e
+
+test-common: install
+	cd notification_common && $(PY) -m pytest -q
+
+test-services: $(addprefix test-,$(SERVICES))
+
+$(addprefix test-,$(SERVICES)): test-%: install
+	cd $* && $(PY) -m pytest -q
+
+test-e2e: install
+	@if ls e2e/test_*.py >/dev/null 2>&1; then cd e2e && $(PY) -m pytest -q; else echo "e2e: no scenarios yet"; fi
+
+lint: install
+	$(abspath $(VENV))/bin/ruff check .
+	$(abspath $(VENV))/bin/ruff format --check .
+
+check: install
+	@for s in $(SERVICES); do \
+		(cd $$s && $(PY) manage.py check --fail-level WARNING && \
+		 $(PY) manage.py makemigrations --check --dry-run -v 1 >/dev/null) || { echo "check failed in $$s"; exit 1; }; \
+	done; echo "django checks and migrations: ok"
+	@if [ -f docker-compose.yml ]; then $(abspath $(VENV))/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml; fi
+	@ls */Dockerfile >/dev/null 2>&1 && $(abspath $(VENV))/bin/hadolint --failure-threshold warning */Dockerfile && echo "hadolint: ok"
+
+bench: migrate
+	$(PY) bench/run.py
+
+demo: install
+	$(PY) scripts/demo.py
+
+clean:
+	rm -rf $(VENV) var

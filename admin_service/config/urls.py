@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+from notification_common.urls import common_urlpatterns
+
+urlpatterns = [
+    *common_urlpatterns(),
+    path("api/v1/", include("platform_admin.urls")),
+]

@@ -1,0 +1,1 @@
+pytest_plugins = ["notification_common.testing.pytest_plugin"]

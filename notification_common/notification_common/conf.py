@@ -1,0 +1,66 @@
+"""The shared library's settings: one ``NOTIFICATION_COMMON`` dict with a table of defaults.
+
+Read as ``common_settings.SERVICE_NAME``; values follow ``override_settings`` in tests.
+"""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS = {
+    "SERVICE_NAME": "service",
+    "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/notifications",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # Tokens issued by the user service; every service verifies them with the public key only.
+    "JWT_ALGORITHM": "RS256",
+    "JWT_PUBLIC_KEY": "",
+    "JWT_AUDIENCE": "notification-platform",
+    "JWT_ISSUER": "user_service",
+    # API keys: verified through the admin service, cached in Redis; bootstrap keys from the env.
+    "ADMIN_SERVICE_URL": "",
+    "SERVICE_API_KEY": "",
+    "BOOTSTRAP_API_KEYS": {},
+    "API_KEY_CACHE_SECONDS": 30,
+    # Dotted path to ``f(raw_key) -> ApiKeyInfo | None`` used instead of asking the admin
+    # service over HTTP (the admin service itself sets this to its database lookup).
+    "API_KEY_LOCAL_VERIFIER": None,
+    # Outbound HTTP between services.
+    "HTTP_CONNECT_TIMEOUT": 2.0,
+    "HTTP_READ_TIMEOUT": 5.0,
+    "HTTP_RETRIES": 2,
+    "HTTP_BACKOFF_SECONDS": 0.1,
+    "CIRCUIT_FAILURE_THRESHOLD": 5,
+    "CIRCUIT_RESET_SECONDS": 15.0,
+    # Health: the dependency checks this service runs ("database", "redis", "rabbitmq")
+    # plus dotted paths to callables returning (ok: bool, detail: dict).
+    "HEALTH_CHECKS": ["database", "redis"],
+    "HEALTH_EXTRA_CHECKS": [],
+    "HEALTH_TIMEOUT_SECONDS": 2.0,
+}
+
+
+class CommonSettings:
+    def __init__(self, defaults: dict):
+        self._defaults = defaults
+        self._cache: dict = {}
+
+    def __getattr__(self, name: str):
+        if name not in self._defaults:
+            raise AttributeError(f"Unknown NOTIFICATION_COMMON setting: {name}")
+        if name not in self._cache:
+            user = getattr(settings, "NOTIFICATION_COMMON", {})
+            self._cache[name] = user.get(name, self._defaults[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+common_settings = CommonSettings(DEFAULTS)
+
+
+def _reload(*, setting, **kwargs):
+    if setting == "NOTIFICATION_COMMON":
+        common_settings.reload()
+
+
+setting_changed.connect(_reload)

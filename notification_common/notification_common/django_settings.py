@@ -1,0 +1,175 @@
+"""The settings every service shares, built from environment variables.
+
+A service's ``config/settings.py`` calls ``service_settings(...)`` and adds only what is
+its own. Every variable is listed with its default in ``.env.example``.
+"""
+
+from pathlib import Path
+
+from notification_common.env import (
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    parse_api_keys,
+)
+from notification_common.keys import ensure_dev_keypair, read_key
+from notification_common.logging import logging_config
+
+DEV_INTERNAL_KEY = "dev-internal-key-change-me"
+DEV_SENDER_KEY = "dev-sender-key-change-me"
+
+
+def service_settings(
+    *,
+    service: str,
+    db_env: str,
+    db_name: str,
+    base_dir: Path,
+    local_apps: list[str],
+    health_checks: tuple[str, ...] = ("database", "redis"),
+    health_extra_checks: tuple[str, ...] = (),
+    title: str = "",
+) -> dict:
+    repo_dir = base_dir.parent
+    debug = env_bool("DJANGO_DEBUG", False)
+    keys_dir = repo_dir / "var" / "keys"
+    private_key_path = env_str("JWT_PRIVATE_KEY_PATH", str(keys_dir / "jwt_private.pem"))
+    public_key_path = env_str("JWT_PUBLIC_KEY_PATH", str(keys_dir / "jwt_public.pem"))
+    if not env_str("JWT_PUBLIC_KEY") and Path(public_key_path).parent == keys_dir:
+        ensure_dev_keypair(Path(private_key_path), Path(public_key_path))
+    public_key = read_key(inline=env_str("JWT_PUBLIC_KEY"), path=public_key_path)
+    redis_url = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
+    rabbitmq_url = env_url("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/notifications", schemes=("amqp", "amqps"))
+    database = database_from_url(env_str(db_env, f"postgres://{service}:{service}@127.0.0.1:5432/{db_name}"))
+    static_root = Path(env_str("STATIC_ROOT", str(repo_dir / "var" / "static" / service)))
+    static_root.mkdir(parents=True, exist_ok=True)  # whitenoise expects it, even before collectstatic
+    database["OPTIONS"] = {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3)}
+
+    return {
+        "BASE_DIR": base_dir,
+        "SECRET_KEY": env_str("DJANGO_SECRET_KEY", f"dev-insecure-{service}-secret-key-change-me"),
+        "DEBUG": debug,
+        "ALLOWED_HOSTS": env_list("ALLOWED_HOSTS", ["*"]),
+        "CSRF_TRUSTED_ORIGINS": env_list("CSRF_TRUSTED_ORIGINS", []),
+        "INSTALLED_APPS": [
+            "django.contrib.admin",
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "django.contrib.messages",
+            "django.contrib.staticfiles",
+            "rest_framework",
+            "drf_spectacular",
+            "drf_spectacular_sidecar",
+            *local_apps,
+        ],
+        "MIDDLEWARE": [
+            "notification_common.middleware.MetricsMiddleware",
+            "notification_common.middleware.RequestIdMiddleware",
+            "django.middleware.security.SecurityMiddleware",
+            "whitenoise.middleware.WhiteNoiseMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        ],
+        "ROOT_URLCONF": "config.urls",
+        "WSGI_APPLICATION": "config.wsgi.application",
+        "TEMPLATES": [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [],
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
+        "DATABASES": {"default": database},
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": redis_url,
+                "KEY_PREFIX": service,
+                "TIMEOUT": 300,
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            }
+        },
+        "DEFAULT_AUTO_FIELD": "django.db.models.BigAutoField",
+        "LANGUAGE_CODE": "en-us",
+        "TIME_ZONE": "UTC",
+        "USE_I18N": True,
+        "USE_TZ": True,
+        "STATIC_URL": "/static/",
+        "STATIC_ROOT": str(static_root),
+        "WHITENOISE_USE_FINDERS": True,
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": env_int("MAX_REQUEST_BYTES", 256 * 1024),
+        "LOGGING": logging_config(service=service, level=env_str("LOG_LEVEL", "INFO")),
+        "REST_FRAMEWORK": {
+            "DEFAULT_AUTHENTICATION_CLASSES": [
+                "notification_common.authentication.PlatformJWTAuthentication",
+                "notification_common.authentication.ApiKeyAuthentication",
+            ],
+            "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+            "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PAGINATION_CLASS": "notification_common.pagination.PageLimitPagination",
+            "EXCEPTION_HANDLER": "notification_common.exceptions.exception_handler",
+            "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+            "UNAUTHENTICATED_USER": None,
+        },
+        "SIMPLE_JWT": {
+            "ALGORITHM": "RS256",
+            "SIGNING_KEY": "",
+            "VERIFYING_KEY": public_key,
+            "AUDIENCE": env_str("JWT_AUDIENCE", "notification-platform"),
+            "ISSUER": env_str("JWT_ISSUER", "user_service"),
+            "USER_ID_FIELD": "id",
+            "USER_ID_CLAIM": "user_id",
+        },
+        "SPECTACULAR_SETTINGS": {
+            "TITLE": title or service.replace("_", " ").title(),
+            "VERSION": "1.0.0",
+            "SERVE_INCLUDE_SCHEMA": False,
+            "COMPONENT_SPLIT_REQUEST": True,
+            # Swagger UI's files ship with the sidecar package: no CDN.
+            "SWAGGER_UI_DIST": "SIDECAR",
+            "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        },
+        "JWT_PRIVATE_KEY_PATH": private_key_path,
+        "JWT_PUBLIC_KEY_PATH": public_key_path,
+        "USER_SERVICE_URL": env_url("USER_SERVICE_URL", "http://127.0.0.1:8001"),
+        "TEMPLATE_SERVICE_URL": env_url("TEMPLATE_SERVICE_URL", "http://127.0.0.1:8002"),
+        "NOTIFICATION_COMMON": {
+            "SERVICE_NAME": service,
+            "RABBITMQ_URL": rabbitmq_url,
+            "REDIS_URL": redis_url,
+            "JWT_ALGORITHM": "RS256",
+            "JWT_PUBLIC_KEY": public_key,
+            "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "notification-platform"),
+            "JWT_ISSUER": env_str("JWT_ISSUER", "user_service"),
+            "ADMIN_SERVICE_URL": env_str("ADMIN_SERVICE_URL", "http://127.0.0.1:8005").rstrip("/"),
+            "SERVICE_API_KEY": env_str("SERVICE_API_KEY", DEV_INTERNAL_KEY),
+            "BOOTSTRAP_API_KEYS": parse_api_keys(
+                env_str("BOOTSTRAP_API_KEYS", f"{DEV_INTERNAL_KEY}=internal;{DEV_SENDER_KEY}=notifications:send")
+            ),
+            "API_KEY_CACHE_SECONDS": env_int("API_KEY_CACHE_SECONDS", 30),
+            "HTTP_CONNECT_TIMEOUT": env_float("HTTP_CONNECT_TIMEOUT", 2.0),
+            "HTTP_READ_TIMEOUT": env_float("HTTP_READ_TIMEOUT", 5.0),
+            "HTTP_RETRIES": env_int("HTTP_RETRIES", 2),
+            "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
+            "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 15.0),
+            "HEALTH_CHECKS": list(health_checks),
+            "HEALTH_EXTRA_CHECKS": list(health_extra_checks),
+        },
+    }

@@ -1,0 +1,151 @@
+"""One domain exception with a stable code, and the one DRF exception handler.
+
+Application code raises ``ApplicationError``; the handler turns it, and every DRF error,
+into the response envelope (docs/architecture.md, "Envelope").
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+from notification_common.envelope import envelope
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorCode:
+    """Stable, machine-readable error codes shared by every service."""
+
+    VALIDATION_ERROR = "validation_error"
+    NOT_FOUND = "not_found"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    PERMISSION_DENIED = "permission_denied"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    PARSE_ERROR = "parse_error"
+    RATE_LIMITED = "rate_limited"
+    CONFLICT = "conflict"
+    DUPLICATE_REQUEST = "duplicate_request"
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    PREFERENCE_DISABLED = "preference_disabled"
+    NO_ACTIVE_DEVICE = "no_active_device"
+    DEPENDENCY_UNAVAILABLE = "dependency_unavailable"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ApplicationError(Exception):
+    """A failure the client should see, with a stable code, a message and an HTTP status."""
+
+    def __init__(self, code: str, message: str, status_code: int = 400, *, data=None, headers=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.data = data
+        self.headers = headers or {}
+
+
+class NotFound(ApplicationError):
+    def __init__(self, message: str = "Not found.", *, data=None):
+        super().__init__(ErrorCode.NOT_FOUND, message, status.HTTP_404_NOT_FOUND, data=data)
+
+
+class DependencyUnavailable(ApplicationError):
+    def __init__(self, dependency: str, message: str | None = None):
+        super().__init__(
+            ErrorCode.DEPENDENCY_UNAVAILABLE,
+            message or f"{dependency} is unavailable, try again later.",
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            data={"dependency": dependency},
+        )
+        self.dependency = dependency
+
+
+class RateLimited(ApplicationError):
+    def __init__(self, retry_after: int, message: str = "Too many requests."):
+        super().__init__(
+            ErrorCode.RATE_LIMITED,
+            message,
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            data={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+_DRF_CODES = {
+    drf_exceptions.ValidationError: ErrorCode.VALIDATION_ERROR,
+    drf_exceptions.ParseError: ErrorCode.PARSE_ERROR,
+    drf_exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    drf_exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    drf_exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    drf_exceptions.NotFound: ErrorCode.NOT_FOUND,
+    drf_exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    drf_exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    drf_exceptions.Throttled: ErrorCode.RATE_LIMITED,
+}
+
+_MESSAGES = {
+    ErrorCode.VALIDATION_ERROR: "Invalid input.",
+}
+
+
+def _code_for(exc: drf_exceptions.APIException) -> str:
+    for cls in type(exc).__mro__:
+        if cls in _DRF_CODES:
+            return _DRF_CODES[cls]
+    return exc.default_code if isinstance(exc.default_code, str) else "error"
+
+
+def _message_for(code: str, detail) -> str:
+    if isinstance(detail, str):
+        return detail
+    if code in _MESSAGES:
+        return _MESSAGES[code]
+    if isinstance(detail, list) and detail and isinstance(detail[0], str):
+        return detail[0]
+    if isinstance(detail, dict) and "detail" in detail:
+        return str(detail["detail"])
+    return "Request failed."
+
+
+def exception_handler(exc, context):
+    """Turn any known error into the envelope; return None for real bugs (DRF then 500s)."""
+    if isinstance(exc, ApplicationError):
+        response = Response(
+            envelope(success=False, data=exc.data, error=exc.code, message=exc.message),
+            status=exc.status_code,
+        )
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+
+    # Imported here: rest_framework.views loads the DRF settings, which import our auth classes.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+
+    code = _code_for(exc)
+    detail = response.data
+    if isinstance(exc, drf_exceptions.ValidationError):
+        data = detail if isinstance(detail, dict) else {"non_field_errors": detail}
+        message = _message_for(code, detail)
+    else:
+        data = None
+        message = _message_for(code, exc.detail if hasattr(exc, "detail") else detail)
+        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
+            data = {"retry_after": int(exc.wait) + 1}
+    response.data = envelope(success=False, data=data, error=code, message=message)
+    return response

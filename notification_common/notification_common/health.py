@@ -1,0 +1,98 @@
+"""GET /api/v1/health/: the service and each dependency it uses; 503 naming what is down."""
+
+import time
+
+from django.db import connection
+from django.utils.module_loading import import_string
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from notification_common.conf import common_settings
+from notification_common.envelope import envelope
+from notification_common.exceptions import ErrorCode
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"status": "up"}
+
+
+def check_redis() -> dict:
+    import redis
+
+    client = redis.Redis.from_url(
+        common_settings.REDIS_URL,
+        socket_connect_timeout=common_settings.HEALTH_TIMEOUT_SECONDS,
+        socket_timeout=common_settings.HEALTH_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {"status": "up"}
+
+
+def check_rabbitmq() -> dict:
+    from notification_common.rabbitmq.connection import connect
+
+    conn = connect(common_settings.RABBITMQ_URL, socket_timeout=common_settings.HEALTH_TIMEOUT_SECONDS, heartbeat=0)
+    conn.close()
+    return {"status": "up"}
+
+
+BUILTIN_CHECKS = {"database": check_database, "redis": check_redis, "rabbitmq": check_rabbitmq}
+
+
+def run_checks() -> dict[str, dict]:
+    checks = [(name, BUILTIN_CHECKS[name]) for name in common_settings.HEALTH_CHECKS]
+    for path in common_settings.HEALTH_EXTRA_CHECKS:
+        func = import_string(path)
+        checks.append((getattr(func, "check_name", func.__name__.removeprefix("check_")), func))
+    results = {}
+    for name, func in checks:
+        started = time.perf_counter()
+        try:
+            result = dict(func())
+        except Exception as exc:  # any failure of a dependency is reported, never raised
+            result = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+        result.setdefault("status", "up")
+        result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        results[name] = result
+    return results
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        checks = run_checks()
+        down = [name for name, result in checks.items() if result["status"] != "up"]
+        data = {
+            "service": common_settings.SERVICE_NAME,
+            "status": "down" if down else "up",
+            "checks": checks,
+        }
+        if down:
+            body = envelope(
+                success=False,
+                data=data,
+                error=ErrorCode.DEPENDENCY_UNAVAILABLE,
+                message=f"Unavailable: {', '.join(down)}",
+            )
+            return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(envelope(data=data, message="All dependencies are up."))
+
+
+class LivenessApi(APIView):
+    """Touches nothing: the process answers."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(envelope(data={"service": common_settings.SERVICE_NAME, "status": "alive"}))

@@ -1,0 +1,83 @@
+"""``?page=&limit=`` pagination that fills the envelope's ``meta`` block."""
+
+import math
+
+from rest_framework.pagination import BasePagination
+
+from notification_common.exceptions import ApplicationError, ErrorCode
+
+
+def _positive_int(raw, name: str, default: int, maximum: int | None = None) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise ApplicationError(
+            ErrorCode.VALIDATION_ERROR,
+            f"{name} must be a positive integer.",
+            data={name: [f"{name} must be a positive integer."]},
+        )
+    return min(value, maximum) if maximum else value
+
+
+class PageLimitPagination(BasePagination):
+    default_limit = 20
+    max_limit = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.limit = _positive_int(request.query_params.get("limit"), "limit", self.default_limit, self.max_limit)
+        self.page = _positive_int(request.query_params.get("page"), "page", 1)
+        self.total = (
+            queryset.count() if hasattr(queryset, "count") and not isinstance(queryset, list) else len(queryset)
+        )
+        start = (self.page - 1) * self.limit
+        return list(queryset[start : start + self.limit])
+
+    def meta(self) -> dict:
+        return page_meta(total=self.total, page=self.page, limit=self.limit)
+
+    def get_paginated_response(self, data):
+        from notification_common.envelope import ok
+
+        return ok(data, meta=self.meta())
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "properties": {
+                "success": {"type": "boolean"},
+                "data": schema,
+                "error": {"type": "string", "nullable": True},
+                "message": {"type": "string"},
+                "meta": {
+                    "type": "object",
+                    "properties": {name: {"type": "integer"} for name in ("total", "limit", "page", "total_pages")}
+                    | {"has_next": {"type": "boolean"}, "has_previous": {"type": "boolean"}},
+                },
+            },
+        }
+
+
+def page_meta(*, total: int, page: int, limit: int) -> dict:
+    total_pages = math.ceil(total / limit) if total else 0
+    return {
+        "total": total,
+        "limit": limit,
+        "page": page,
+        "total_pages": total_pages,
+        "has_next": page < total_pages,
+        "has_previous": page > 1,
+    }
+
+
+def paginate(queryset, request, serializer_class, *, context=None, default_limit: int | None = None):
+    """Paginate a queryset for a plain APIView and return the envelope response."""
+    paginator = PageLimitPagination()
+    if default_limit:
+        paginator.default_limit = default_limit
+    page = paginator.paginate_queryset(queryset, request)
+    data = serializer_class(page, many=True, context=context or {"request": request}).data
+    return paginator.get_paginated_response(data)

@@ -1,0 +1,97 @@
+"""RabbitMQ layer of the notification platform: the only place that imports pika.
+
+Importing this package never imports Django; configuration comes from arguments, with
+the broker URL defaulting to ``$RABBITMQ_URL``.
+
+The names below are loaded lazily (PEP 562), so that
+``python -m notification_common.rabbitmq.topology`` runs without the submodule having
+been imported by the package first.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .connection import connect
+    from .consumer import BaseConsumer, ConsumedMessage, MalformedMessage, PermanentError, TransientError
+    from .publisher import Publisher, PublishError, get_publisher
+    from .topology import (
+        EMAIL_QUEUE,
+        EXCHANGE,
+        FAILED_QUEUE,
+        PUSH_QUEUE,
+        RETRY_TIERS,
+        WORK_QUEUES,
+        all_queues,
+        declare_topology,
+        declare_topology_from_url,
+        default_url,
+        delay_queue_for,
+        queue_depths,
+        queue_depths_from_url,
+    )
+
+_EXPORTS = {
+    "connect": "connection",
+    "BaseConsumer": "consumer",
+    "ConsumedMessage": "consumer",
+    "MalformedMessage": "consumer",
+    "PermanentError": "consumer",
+    "TransientError": "consumer",
+    "PublishError": "publisher",
+    "Publisher": "publisher",
+    "get_publisher": "publisher",
+    "EMAIL_QUEUE": "topology",
+    "EXCHANGE": "topology",
+    "FAILED_QUEUE": "topology",
+    "PUSH_QUEUE": "topology",
+    "RETRY_TIERS": "topology",
+    "WORK_QUEUES": "topology",
+    "all_queues": "topology",
+    "declare_topology": "topology",
+    "declare_topology_from_url": "topology",
+    "default_url": "topology",
+    "delay_queue_for": "topology",
+    "queue_depths": "topology",
+    "queue_depths_from_url": "topology",
+}
+
+__all__ = [
+    "EMAIL_QUEUE",
+    "EXCHANGE",
+    "FAILED_QUEUE",
+    "PUSH_QUEUE",
+    "RETRY_TIERS",
+    "WORK_QUEUES",
+    "BaseConsumer",
+    "ConsumedMessage",
+    "MalformedMessage",
+    "PermanentError",
+    "PublishError",
+    "Publisher",
+    "TransientError",
+    "all_queues",
+    "connect",
+    "declare_topology",
+    "declare_topology_from_url",
+    "default_url",
+    "delay_queue_for",
+    "get_publisher",
+    "queue_depths",
+    "queue_depths_from_url",
+]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -1,0 +1,183 @@
+"""The whole RabbitMQ topology of the platform, declared in exactly one place.
+
+Every service declares the topology through :func:`declare_topology`, so a queue is
+never declared with different arguments in two places (RabbitMQ answers that with
+PRECONDITION_FAILED and closes the channel).
+
+Layout::
+
+    notifications.direct (direct, durable)
+        --email.queue-->  email.queue
+        --push.queue-->   push.queue
+        --failed.queue--> failed.queue          (dead letters: error + history in headers)
+
+    default exchange --email.queue.retry.N--> email.queue.retry.N   (N = 1..RETRY_TIERS)
+        each delay queue dead-letters expired messages back to
+        notifications.direct with routing key email.queue (same for push.queue)
+
+Retries are delayed by publishing to a delay queue with a per-message ``expiration``
+(never by sleeping in a consumer, never by requeueing in a hot loop).  The delay
+queues carry no ``x-message-ttl``, so changing the backoff configuration never
+changes queue arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+EXCHANGE = "notifications.direct"
+EMAIL_QUEUE = "email.queue"
+PUSH_QUEUE = "push.queue"
+FAILED_QUEUE = "failed.queue"
+WORK_QUEUES = (EMAIL_QUEUE, PUSH_QUEUE)
+RETRY_TIERS = 10
+
+__all__ = [
+    "DEFAULT_URL",
+    "EMAIL_QUEUE",
+    "EXCHANGE",
+    "FAILED_QUEUE",
+    "PUSH_QUEUE",
+    "RETRY_TIERS",
+    "WORK_QUEUES",
+    "all_queues",
+    "declare_topology",
+    "declare_topology_from_url",
+    "default_url",
+    "delay_queue_for",
+    "delay_queue_name",
+    "delay_queues",
+    "queue_depths",
+    "queue_depths_from_url",
+]
+
+
+def default_url() -> str:
+    """The broker URL: ``$RABBITMQ_URL`` or the local default."""
+    return os.environ.get("RABBITMQ_URL") or DEFAULT_URL
+
+
+def delay_queue_name(work_queue: str, tier: int) -> str:
+    return f"{work_queue}.retry.{tier}"
+
+
+def delay_queues(work_queue: str) -> list[str]:
+    """All delay queues of one work queue, tier 1 first."""
+    return [delay_queue_name(work_queue, tier) for tier in range(1, RETRY_TIERS + 1)]
+
+
+def all_queues() -> list[str]:
+    """Every queue of the topology: work queues, failed.queue, then the delay queues."""
+    names = [*WORK_QUEUES, FAILED_QUEUE]
+    for work_queue in WORK_QUEUES:
+        names.extend(delay_queues(work_queue))
+    return names
+
+
+def delay_queue_for(work_queue: str, delay_seconds: float, base_seconds: float) -> str:
+    """The delay queue that should hold a retry of ``work_queue`` due in ``delay_seconds``.
+
+    Tier ``i`` is the smallest ``i`` with ``base_seconds * 2**(i-1) >= delay_seconds``
+    (capped at RETRY_TIERS).
+
+    Why tiers: a per-message TTL only expires at the head of a queue, so a message with
+    a long delay would hold back a shorter one queued behind it (head-of-line
+    blocking).  With tiers, the messages of one tier have delays in a narrow band
+    (tier i holds delays in (base * 2**(i-2), base * 2**(i-1)], a factor of two), so a
+    message is late by at most the spread of its own tier -- less than its own delay --
+    and only the top tier (delays beyond base * 2**(RETRY_TIERS-2)) is unbounded.
+    """
+    if work_queue not in WORK_QUEUES:
+        raise ValueError(f"no delay queues for {work_queue!r}; expected one of {WORK_QUEUES}")
+    tier = 1
+    if base_seconds > 0:
+        while tier < RETRY_TIERS and base_seconds * 2 ** (tier - 1) < delay_seconds:
+            tier += 1
+    return delay_queue_name(work_queue, tier)
+
+
+def declare_topology(channel) -> None:
+    """Declare the exchange, queues, bindings and delay queues.  Idempotent."""
+    channel.exchange_declare(exchange=EXCHANGE, exchange_type="direct", durable=True)
+    for name in (*WORK_QUEUES, FAILED_QUEUE):
+        # Classic queues (the broker default; no x-queue-type argument, so the
+        # declaration stays equivalent to one made without it).
+        channel.queue_declare(queue=name, durable=True)
+        channel.queue_bind(queue=name, exchange=EXCHANGE, routing_key=name)
+    for work_queue in WORK_QUEUES:
+        for name in delay_queues(work_queue):
+            # Published to through the default exchange (routing key = queue name);
+            # no x-message-ttl: the per-message `expiration` carries the delay.
+            channel.queue_declare(
+                queue=name,
+                durable=True,
+                arguments={
+                    "x-dead-letter-exchange": EXCHANGE,
+                    "x-dead-letter-routing-key": work_queue,
+                },
+            )
+
+
+def declare_topology_from_url(url: str | None = None) -> list[str]:
+    """Open a connection, declare the topology, close.  Returns the declared queue names."""
+    from .connection import connect
+
+    connection = connect(url, connection_attempts=3)
+    try:
+        declare_topology(connection.channel())
+    finally:
+        if connection.is_open:
+            connection.close()
+    return all_queues()
+
+
+def queue_depths(channel) -> dict[str, dict]:
+    """``{queue: {"messages": ready, "consumers": n}}`` for every queue of the topology.
+
+    Uses passive declares, so it never creates anything; if a queue is missing the
+    broker closes the channel and pika raises ChannelClosedByBroker (404).
+    """
+    depths: dict[str, dict] = {}
+    for name in all_queues():
+        result = channel.queue_declare(queue=name, passive=True)
+        depths[name] = {"messages": result.method.message_count, "consumers": result.method.consumer_count}
+    return depths
+
+
+def queue_depths_from_url(url: str | None = None) -> dict[str, dict]:
+    """:func:`queue_depths` on a connection of its own."""
+    from .connection import connect
+
+    connection = connect(url)
+    try:
+        return queue_depths(connection.channel())
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m notification_common.rabbitmq.topology",
+        description="Declare the notification RabbitMQ topology (idempotent).",
+    )
+    parser.add_argument("--url", default=None, help="broker URL (default: $RABBITMQ_URL or local guest)")
+    parser.add_argument("--depths", action="store_true", help="also print queue depths")
+    args = parser.parse_args(argv)
+    url = args.url or default_url()
+    queues = declare_topology_from_url(url)
+    print(f"exchange {EXCHANGE} (direct, durable)")
+    for name in queues:
+        print(f"queue {name}")
+    if args.depths:
+        for name, depth in queue_depths_from_url(url).items():
+            print(f"{name}: {depth['messages']} ready, {depth['consumers']} consumers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
