@@ -10,8 +10,13 @@ def _collect(stub):
 
     def handler(request):
         received.extend(request["json"])
-        return 200, {"success": True, "data": {"accepted": len(request["json"])}, "error": None, "message": "",
-                     "meta": None}
+        return 200, {
+            "success": True,
+            "data": {"accepted": len(request["json"])},
+            "error": None,
+            "message": "",
+            "meta": None,
+        }
 
     stub.route("POST", "/api/v1/email/status/", handler)
     return received

@@ -35,18 +35,34 @@ class StubHTTPServer:
                 except ValueError:
                     payload = raw.decode(errors="replace")
                 path = self.path.split("?", 1)[0]
-                request = {"method": self.command, "path": path, "full_path": self.path,
-                           "headers": dict(self.headers), "json": payload}
+                request = {
+                    "method": self.command,
+                    "path": path,
+                    "full_path": self.path,
+                    "headers": dict(self.headers),
+                    "json": payload,
+                }
                 with stub._lock:
                     stub.requests.append(request)
                     failure = stub._failures.pop(0) if stub._failures else None
                 if failure is not None:
-                    status, body = failure, {"success": False, "data": None, "error": "injected", "message": "", "meta": None}
+                    status, body = (
+                        failure,
+                        {"success": False, "data": None, "error": "injected", "message": "", "meta": None},
+                    )
                 else:
                     handler = stub.routes.get((self.command, path))
                     if handler is None:
-                        status, body = 404, {"success": False, "data": None, "error": "not_found",
-                                             "message": "Not found.", "meta": None}
+                        status, body = (
+                            404,
+                            {
+                                "success": False,
+                                "data": None,
+                                "error": "not_found",
+                                "message": "Not found.",
+                                "meta": None,
+                            },
+                        )
                     else:
                         status, body = handler(request)
                 data = json.dumps(body).encode()
