@@ -11,12 +11,31 @@ import pytest
 from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL, issue_user_token
 
 
+# Each service's tests get their own vhost and Redis database, so suites that run at the
+# same time (developers, parallel CI jobs) never purge or flush each other's state.
+_REDIS_DB = {
+    "api_gateway_service": 8,
+    "user_service": 9,
+    "template_service": 10,
+    "email_service": 11,
+    "push_service": 12,
+    "admin_service": 13,
+}
+
+
+def _service_name() -> str:
+    from django.conf import settings
+
+    return settings.NOTIFICATION_COMMON.get("SERVICE_NAME", "tests")
+
+
 def _test_rabbitmq_url() -> str:
-    return os.environ.get("TEST_RABBITMQ_URL", TEST_RABBITMQ_URL)
+    return os.environ.get("TEST_RABBITMQ_URL", f"{TEST_RABBITMQ_URL}_{_service_name()}")
 
 
 def _test_redis_url() -> str:
-    return os.environ.get("TEST_REDIS_URL", TEST_REDIS_URL)
+    default = TEST_REDIS_URL.rsplit("/", 1)[0] + f"/{_REDIS_DB.get(_service_name(), 15)}"
+    return os.environ.get("TEST_REDIS_URL", default)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,7 +47,9 @@ def _isolated_infrastructure():
     from notification_common.conf import common_settings
     from notification_common.redis_client import get_redis
     from notification_common.service_clients import reset_clients
+    from notification_common.vhosts import ensure_vhost
 
+    ensure_vhost(_test_rabbitmq_url())
     common = dict(settings.NOTIFICATION_COMMON)
     common.update(RABBITMQ_URL=_test_rabbitmq_url(), REDIS_URL=_test_redis_url(), ADMIN_SERVICE_URL="")
     caches = {name: dict(conf) for name, conf in settings.CACHES.items()}
