@@ -99,8 +99,9 @@ def verify_api_key(raw: str) -> ApiKeyInfo | None:
         try:
             info = _ask_admin_service(raw)
         except DependencyUnavailable:
+            # Cached like any verdict, so an outage does not cost every request a failed call.
             logger.warning("admin service unreachable; falling back to bootstrap API keys")
-            return _bootstrap_lookup(raw)
+            info = _bootstrap_lookup(raw)
     else:
         info = _bootstrap_lookup(raw)
 

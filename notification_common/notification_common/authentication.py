@@ -127,3 +127,7 @@ class IsPlatformUser(BasePermission):
 
 
 IsInternal = HasScope.of(Scope.INTERNAL)
+
+
+# Register the OpenAPI descriptions of the classes above (after they exist).
+from notification_common import schema as _schema  # noqa: E402, F401

@@ -4,6 +4,8 @@ import time
 
 from django.db import connection
 from django.utils.module_loading import import_string
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -69,6 +71,9 @@ class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT}, summary="Service and dependency health"
+    )
     def get(self, request):
         checks = run_checks()
         down = [name for name, result in checks.items() if result["status"] != "up"]
@@ -94,5 +99,6 @@ class LivenessApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Liveness (touches no dependency)")
     def get(self, request):
         return Response(envelope(data={"service": common_settings.SERVICE_NAME, "status": "alive"}))

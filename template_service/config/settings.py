@@ -6,6 +6,7 @@ Every variable is documented in .env.example at the repository root.
 from pathlib import Path
 
 from notification_common.django_settings import service_settings
+from notification_common.env import env_int
 
 globals().update(
     service_settings(
@@ -18,3 +19,9 @@ globals().update(
         title="Template Service",
     )
 )
+
+# How long the active version of a template code is cached in Redis. Activations delete the
+# entry at once; the TTL only bounds staleness if Redis missed an invalidation.
+TEMPLATE_ACTIVE_CACHE_SECONDS = env_int("TEMPLATE_ACTIVE_CACHE_SECONDS", 300)
+# Compiled immutable versions kept per process.
+TEMPLATE_VERSION_LRU_SIZE = env_int("TEMPLATE_VERSION_LRU_SIZE", 1024)

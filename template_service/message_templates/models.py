@@ -1,0 +1,88 @@
+"""Templates and their immutable, per-language versions (docs/template_service.md).
+
+Rows are written only through ``services.py``: a version's content never changes after it is
+created; activating another version is the only change a version ever sees.
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    PUSH = "push", "Push"
+
+
+# The template fields of each channel, in the order their variables are listed.
+EMAIL_FIELDS = ("subject", "text_body", "html_body")
+PUSH_FIELDS = ("title", "body", "image_url")
+CHANNEL_FIELDS = {Channel.EMAIL: EMAIL_FIELDS, Channel.PUSH: PUSH_FIELDS}
+REQUIRED_FIELDS = {Channel.EMAIL: ("subject", "text_body"), Channel.PUSH: ("title", "body")}
+HTML_FIELDS = frozenset({"html_body"})
+# An email subject is a header: a value with a line break must not start a new header.
+SINGLE_LINE_FIELDS = frozenset({"subject", "image_url"})
+
+
+class Template(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.SlugField(max_length=100)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    default_language = models.CharField(max_length=35)
+    description = models.TextField(blank=True, default="")
+    is_deleted = models.BooleanField(default=False)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            # A deleted template keeps its history; its code may be used again by a new one.
+            models.UniqueConstraint(fields=["code"], condition=Q(is_deleted=False), name="unique_live_template_code"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.channel})"
+
+
+class TemplateVersion(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="versions")
+    language = models.CharField(max_length=35)
+    version = models.PositiveIntegerField()
+    # email
+    subject = models.CharField(max_length=500, blank=True, default="")
+    text_body = models.TextField(blank=True, default="")
+    html_body = models.TextField(blank=True, default="")
+    # push
+    title = models.CharField(max_length=200, blank=True, default="")
+    body = models.TextField(blank=True, default="")
+    image_url = models.CharField(max_length=2000, blank=True, default="")
+    data = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["template", "language", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "language", "version"], name="unique_template_language_version"
+            ),
+            models.UniqueConstraint(
+                fields=["template", "language"], condition=Q(is_active=True), name="one_active_version_per_language"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template.code} {self.language} v{self.version}"
+
+    def content(self) -> dict:
+        """The template texts of this version's channel (plus ``data`` for push)."""
+        channel = self.template.channel
+        content = {field: getattr(self, field) for field in CHANNEL_FIELDS[channel]}
+        if channel == Channel.PUSH:
+            content["data"] = dict(self.data)
+        return content

@@ -10,7 +10,6 @@ import pytest
 
 from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL, issue_user_token
 
-
 # Each service's tests get their own vhost and Redis database, so suites that run at the
 # same time (developers, parallel CI jobs) never purge or flush each other's state.
 _REDIS_DB = {

@@ -1,0 +1,338 @@
+"""Thin views: validate the request shape, call a selector or service, serialize the answer.
+
+Reads and substitution accept any authenticated caller (user token or API key); writes
+need an API key with ``templates:write`` or ``internal``.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.views import APIView
+
+from message_templates import selectors, services
+from message_templates.languages import InvalidLanguage, normalize_language
+from message_templates.models import Channel, Template, TemplateVersion
+from notification_common.api_keys import Scope
+from notification_common.authentication import HasScope, IsInternal
+from notification_common.envelope import ok
+from notification_common.pagination import paginate
+
+CanWriteTemplates = HasScope.of(Scope.TEMPLATES_WRITE, Scope.INTERNAL)
+
+
+class ReadsForCallersWritesForTemplateKeys(BasePermission):
+    message = "Changing templates needs an API key with the templates:write or internal scope."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return bool(getattr(request.user, "is_authenticated", False))
+        return CanWriteTemplates().has_permission(request, view)
+
+
+class LanguageField(serializers.CharField):
+    """A language tag, normalised (``pt-br`` -> ``pt-BR``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 35)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        try:
+            return normalize_language(value)
+        except InvalidLanguage as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    return serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=max_length, **kwargs
+    )
+
+
+class VersionContentInputSerializer(serializers.Serializer):
+    """The fields of one version; which are required depends on the channel (checked by the service)."""
+
+    language = LanguageField()
+    subject = _text(services.MAX_LENGTHS["subject"])
+    text_body = _text(services.MAX_LENGTHS["text_body"])
+    html_body = _text(services.MAX_LENGTHS["html_body"])
+    title = _text(services.MAX_LENGTHS["title"])
+    body = _text(services.MAX_LENGTHS["body"])
+    image_url = _text(services.MAX_LENGTHS["image_url"])
+    data = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False)
+
+
+class VersionOutputSerializer(serializers.ModelSerializer):
+    """A version with the fields of its template's channel only."""
+
+    class Meta:
+        model = TemplateVersion
+        fields = [
+            "id",
+            "language",
+            "version",
+            "is_active",
+            "variables",
+            "subject",
+            "text_body",
+            "html_body",
+            "title",
+            "body",
+            "image_url",
+            "data",
+            "created_at",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        unused = (
+            ("title", "body", "image_url", "data")
+            if instance.template.channel == Channel.EMAIL
+            else (
+                "subject",
+                "text_body",
+                "html_body",
+            )
+        )
+        for field in unused:
+            data.pop(field)
+        return data
+
+
+class TemplateOutputSerializer(serializers.ModelSerializer):
+    languages = serializers.SerializerMethodField(help_text="Active version number per language.")
+
+    class Meta:
+        model = Template
+        fields = ["id", "code", "channel", "default_language", "description", "languages", "created_at", "updated_at"]
+
+    def get_languages(self, template) -> dict[str, int]:
+        return selectors.active_languages(template)
+
+
+class TemplateListCreateApi(APIView):
+    permission_classes = [ReadsForCallersWritesForTemplateKeys]
+
+    @extend_schema_serializer(component_name="TemplateListFilter")
+    class FilterSerializer(serializers.Serializer):
+        channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+        language = LanguageField(required=False)
+        search = serializers.CharField(required=False, max_length=100)
+
+    @extend_schema_serializer(component_name="TemplateCreateInput")
+    class InputSerializer(serializers.Serializer):
+        code = serializers.CharField(max_length=services.MAX_CODE_LENGTH)
+        channel = serializers.ChoiceField(choices=Channel.choices)
+        default_language = LanguageField(required=False)
+        description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        versions = VersionContentInputSerializer(many=True, allow_empty=False)
+
+    @extend_schema_serializer(component_name="TemplateCreateOutput")
+    class OutputSerializer(TemplateOutputSerializer):
+        versions = serializers.SerializerMethodField()
+
+        class Meta(TemplateOutputSerializer.Meta):
+            fields = [*TemplateOutputSerializer.Meta.fields, "versions"]
+
+        def get_versions(self, template) -> list[dict]:
+            versions = selectors.template_version_list(template=template)
+            return VersionOutputSerializer(versions, many=True).data
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=TemplateOutputSerializer(many=True),
+        summary="List templates (filter by channel and language, search by code)",
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = selectors.template_list(**filters.validated_data)
+        return paginate(queryset, request, TemplateOutputSerializer)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, summary="Create a template")
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_create(**serializer.validated_data)
+        template = selectors.template_get(code=template.code)
+        return ok(self.OutputSerializer(template).data, message="Template created.", status=201)
+
+
+class TemplateRetrieveDeleteApi(APIView):
+    permission_classes = [ReadsForCallersWritesForTemplateKeys]
+
+    @extend_schema_serializer(component_name="TemplateRetrieveFilter")
+    class FilterSerializer(serializers.Serializer):
+        language = LanguageField(required=False)
+        version = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema_serializer(component_name="TemplateRetrieveOutput")
+    class OutputSerializer(TemplateOutputSerializer):
+        requested_language = serializers.CharField()
+        language = serializers.CharField()
+        version = serializers.SerializerMethodField()
+
+        class Meta(TemplateOutputSerializer.Meta):
+            fields = [*TemplateOutputSerializer.Meta.fields, "requested_language", "language", "version"]
+
+        def get_version(self, template) -> dict:
+            return VersionOutputSerializer(template.selected_version).data
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=OutputSerializer,
+        summary="A template with its active version (or ?version=) in the best available language",
+    )
+    def get(self, request, code: str):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        template = selectors.template_get(code=code)
+        index = selectors.active_index_of(template)
+        requested = filters.validated_data.get("language") or template.default_language
+        language = selectors.language_resolve(index=index, requested=requested)
+        number = filters.validated_data.get("version") or index.active[language]
+        template.selected_version = selectors.template_version_get(template=template, language=language, version=number)
+        template.requested_language = requested
+        template.language = language
+        return ok(self.OutputSerializer(template).data)
+
+    @extend_schema(responses=TemplateOutputSerializer, summary="Soft-delete a template")
+    def delete(self, request, code: str):
+        template = services.template_delete(template=selectors.template_get(code=code))
+        return ok(
+            {"code": template.code, "id": str(template.id), "deleted_at": template.deleted_at.isoformat()},
+            message=f"Template '{template.code}' deleted.",
+        )
+
+
+class TemplateVersionListCreateApi(APIView):
+    permission_classes = [ReadsForCallersWritesForTemplateKeys]
+
+    @extend_schema_serializer(component_name="TemplateVersionListFilter")
+    class FilterSerializer(serializers.Serializer):
+        language = LanguageField(required=False)
+
+    @extend_schema_serializer(component_name="TemplateVersionCreateInput")
+    class InputSerializer(VersionContentInputSerializer):
+        activate = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(
+        parameters=[FilterSerializer], responses=VersionOutputSerializer(many=True), summary="Version history"
+    )
+    def get(self, request, code: str):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        template = selectors.template_get(code=code)
+        queryset = selectors.template_version_list(template=template, **filters.validated_data)
+        return paginate(queryset, request, VersionOutputSerializer)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: VersionOutputSerializer},
+        summary="Add a version (active if 'activate' or if it is the language's first)",
+    )
+    def post(self, request, code: str):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        content = dict(serializer.validated_data)
+        language = content.pop("language")
+        activate = content.pop("activate")
+        template = selectors.template_get(code=code)
+        version = services.template_version_create(
+            template=template, language=language, content=content, activate=activate
+        )
+        version.template = template
+        message = f"Version {version.version} ({version.language}) created" + (
+            " and active." if version.is_active else "."
+        )
+        return ok(VersionOutputSerializer(version).data, message=message, status=201)
+
+
+class TemplateVersionActivateApi(APIView):
+    permission_classes = [CanWriteTemplates]
+
+    @extend_schema_serializer(component_name="TemplateVersionActivateInput")
+    class InputSerializer(serializers.Serializer):
+        language = LanguageField(required=False)
+
+    @extend_schema_serializer(component_name="TemplateVersionActivateOutput")
+    class OutputSerializer(VersionOutputSerializer):
+        previous_active_version = serializers.IntegerField(allow_null=True)
+
+        class Meta(VersionOutputSerializer.Meta):
+            fields = [*VersionOutputSerializer.Meta.fields, "previous_active_version"]
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[OpenApiParameter("language", str, description="Defaults to the template's default language")],
+        responses=OutputSerializer,
+        summary="Activate a version (roll back by activating an earlier one)",
+    )
+    def post(self, request, code: str, version: int):
+        query = self.InputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        body = self.InputSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        template = selectors.template_get(code=code)
+        language = (
+            query.validated_data.get("language") or body.validated_data.get("language") or template.default_language
+        )
+        activated, previous = services.template_version_activate(template=template, language=language, version=version)
+        activated.template = template
+        activated.previous_active_version = previous
+        return ok(self.OutputSerializer(activated).data, message=f"Version {version} ({language}) is active.")
+
+
+class SubstituteOutputSerializer(serializers.Serializer):
+    """Documents the answer: email fields or push fields, depending on the template's channel."""
+
+    template_code = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    language = serializers.CharField(help_text="The language used, after fallback.")
+    requested_language = serializers.CharField()
+    version = serializers.IntegerField()
+    subject = serializers.CharField(required=False, help_text="email")
+    text_body = serializers.CharField(required=False, help_text="email")
+    html_body = serializers.CharField(required=False, allow_null=True, help_text="email")
+    title = serializers.CharField(required=False, help_text="push")
+    body = serializers.CharField(required=False, help_text="push")
+    image_url = serializers.CharField(required=False, allow_null=True, help_text="push")
+    data = serializers.DictField(child=serializers.CharField(), required=False, help_text="push")
+
+
+class TemplateSubstituteApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema_serializer(component_name="TemplateSubstituteInput")
+    class InputSerializer(serializers.Serializer):
+        template_code = serializers.CharField(max_length=services.MAX_CODE_LENGTH)
+        language = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=35)
+        variables = serializers.DictField(required=False, default=dict)
+        version = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=SubstituteOutputSerializer,
+        summary="Render a template with variables (errors: 404 template_not_found, 422 missing_variables)",
+    )
+    def post(self, request):
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return ok(
+            services.template_substitute(
+                code=serializer.validated_data["template_code"],
+                language=serializer.validated_data.get("language"),
+                variables=serializer.validated_data["variables"],
+                version=serializer.validated_data.get("version"),
+            )
+        )
+
+
+class TemplateStatsApi(APIView):
+    permission_classes = [IsInternal]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Counts for the admin dashboard (internal)")
+    def get(self, request):
+        return ok(selectors.template_stats())

@@ -1,0 +1,112 @@
+"""Two caches behind the substitute endpoint (docs/template_service.md, "Caching").
+
+* The active index of a template code (its id, channel, default language and the active
+  version number per language) lives in Redis through Django's cache for a bounded time and
+  is deleted whenever it changes, so every process sees an activation at once.
+* A version's content never changes, so it is cached in Redis without expiry and, compiled,
+  in a small per-process LRU keyed by (template id, language, version).
+
+Redis failures only cost speed: reads fall back to the database.
+"""
+
+import logging
+import threading
+from collections import OrderedDict
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_INDEX_KEY = "templates:active:v1:{code}"
+VERSION_KEY = "templates:version:v1:{template_id}:{language}:{version}"
+
+
+def _active_index_key(code: str) -> str:
+    return ACTIVE_INDEX_KEY.format(code=code)
+
+
+def _version_key(template_id, language: str, version: int) -> str:
+    return VERSION_KEY.format(template_id=template_id, language=language, version=version)
+
+
+def active_index_get(code: str) -> dict | None:
+    try:
+        return cache.get(_active_index_key(code))
+    except RedisError:
+        logger.warning("template cache unavailable; reading the active index from the database", exc_info=True)
+        return None
+
+
+def active_index_set(code: str, index: dict) -> None:
+    try:
+        cache.set(_active_index_key(code), index, timeout=settings.TEMPLATE_ACTIVE_CACHE_SECONDS)
+    except RedisError:
+        logger.warning("template cache unavailable; active index not cached", exc_info=True)
+
+
+def active_index_forget(code: str) -> None:
+    """Drop the index now and again after commit.
+
+    Now, so the writing transaction itself reads fresh; after commit, because a reader that
+    loaded the old rows while we were writing may have cached them in between.
+    """
+    _delete(_active_index_key(code))
+    transaction.on_commit(lambda: _delete(_active_index_key(code)))
+
+
+def _delete(key: str) -> None:
+    try:
+        cache.delete(key)
+    except RedisError:
+        # Bounded by TEMPLATE_ACTIVE_CACHE_SECONDS: the stale index expires on its own.
+        logger.error("could not invalidate template cache key %s", key, exc_info=True)
+
+
+def version_get(template_id, language: str, version: int) -> dict | None:
+    try:
+        return cache.get(_version_key(template_id, language, version))
+    except RedisError:
+        return None
+
+
+def version_set(template_id, language: str, version: int, snapshot: dict) -> None:
+    try:
+        cache.set(_version_key(template_id, language, version), snapshot, timeout=None)
+    except RedisError:
+        pass
+
+
+class LocalLRU:
+    """A small thread-safe LRU for immutable values (gthread workers share one process)."""
+
+    def __init__(self, maxsize: int):
+        self.maxsize = maxsize
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+compiled_versions = LocalLRU(maxsize=getattr(settings, "TEMPLATE_VERSION_LRU_SIZE", 1024))
