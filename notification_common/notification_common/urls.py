@@ -1,9 +1,12 @@
 """URL patterns every service serves: health, metrics, OpenAPI schema and Swagger UI, admin."""
 
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from notification_common.envelope import envelope
+from notification_common.exceptions import ErrorCode
 from notification_common.health import HealthApi, LivenessApi
 from notification_common.metrics import metrics_view
 
@@ -17,3 +20,19 @@ def common_urlpatterns() -> list:
         path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
         path("admin/", admin.site.urls),
     ]
+
+
+def not_found(request, exception=None):
+    """Unmatched paths answer in the envelope too, not with Django's HTML page."""
+    return JsonResponse(envelope(success=False, error=ErrorCode.NOT_FOUND, message="Not found."), status=404)
+
+
+def server_error(request):
+    """Unhandled errors (already logged with their trace) answer in the envelope, with no detail."""
+    body = envelope(success=False, error=ErrorCode.INTERNAL_ERROR, message="Internal server error.")
+    return JsonResponse(body, status=500)
+
+
+# In each service's config/urls.py: ``handler404 = "notification_common.urls.not_found"`` etc.
+HANDLER404 = "notification_common.urls.not_found"
+HANDLER500 = "notification_common.urls.server_error"

@@ -28,7 +28,7 @@ def test_raised_not_found_is_404_in_the_envelope(api_client):
 def test_unknown_route_is_404_in_the_envelope(api_client):
     response = api_client.get("/api/v1/health/nowhere/")
 
-    assert response.status_code == 404
+    assert_envelope(response, status=404, error="not_found")
 
 
 def test_application_error_keeps_its_code_status_and_data(api_client):
@@ -50,7 +50,8 @@ def test_a_real_bug_is_not_hidden_as_a_success(api_client):
 
     response = api_client.get("/t/bug/")
 
-    assert response.status_code == 500
+    body = assert_envelope(response, status=500, error="internal_error")
+    assert "a real bug" not in body["message"]
 
 
 @pytest.mark.parametrize("limit", ["0", "-1", "abc"])

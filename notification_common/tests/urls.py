@@ -68,3 +68,6 @@ urlpatterns = [
     path("t/whoami/", WhoAmIApi.as_view()),
     path("t/internal/", InternalApi.as_view()),
 ]
+
+handler404 = "notification_common.urls.not_found"
+handler500 = "notification_common.urls.server_error"

@@ -3,18 +3,69 @@
 Every variable is documented in .env.example at the repository root.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
-from notification_common.django_settings import service_settings
+from django.core.exceptions import ImproperlyConfigured
 
-globals().update(
-    service_settings(
-        service="user_service",
-        db_env="USER_DATABASE_URL",
-        db_name="user_db",
-        base_dir=Path(__file__).resolve().parent.parent,
-        local_apps=["users"],
-        health_checks=("database", "redis"),
-        title="User Service",
-    )
+from notification_common.django_settings import service_settings
+from notification_common.env import env_int, env_str
+from notification_common.keys import read_key
+
+_shared = service_settings(
+    service="user_service",
+    db_env="USER_DATABASE_URL",
+    db_name="user_db",
+    base_dir=Path(__file__).resolve().parent.parent,
+    local_apps=["users"],
+    health_checks=("database", "redis"),
+    title="User Service",
 )
+globals().update(_shared)
+
+AUTH_USER_MODEL = "users.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "name")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("PASSWORD_MIN_LENGTH", 8)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Only this service signs user tokens; the others verify with the public key alone.
+JWT_SIGNING_KEY = read_key(inline=env_str("JWT_PRIVATE_KEY"), path=_shared["JWT_PRIVATE_KEY_PATH"])
+if not JWT_SIGNING_KEY:
+    raise ImproperlyConfigured(
+        "The user service needs the JWT private key: set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_PATH "
+        f"(no file at {_shared['JWT_PRIVATE_KEY_PATH']})."
+    )
+SIMPLE_JWT = _shared["SIMPLE_JWT"]
+SIMPLE_JWT.update(
+    {
+        "SIGNING_KEY": JWT_SIGNING_KEY,
+        "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
+        "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 7)),
+        "USER_ID_FIELD": "id",
+        "USER_ID_CLAIM": "user_id",
+        "UPDATE_LAST_LOGIN": False,
+    }
+)
+
+# Failed logins: counted per email and per client address; at the limit the next
+# attempts get 429 with Retry-After until the window ends.
+LOGIN_MAX_FAILURES_PER_EMAIL = env_int("LOGIN_MAX_FAILURES_PER_EMAIL", 5)
+LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300)
+# How many reverse proxies in front of the service append to X-Forwarded-For (0: use the peer address).
+NUM_TRUSTED_PROXIES = env_int("NUM_TRUSTED_PROXIES", 0)
+# Upper bound on the number of status reports in one call.
+STATUS_REPORT_MAX_BATCH = env_int("STATUS_REPORT_MAX_BATCH", 500)
+
+REST_FRAMEWORK = _shared["REST_FRAMEWORK"]
+REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"

@@ -1,0 +1,300 @@
+"""Writes of the user service: accounts, tokens, devices and delivery status."""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status as http
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
+from users import tokens
+from users.constants import DeliveryStatus, Platform, StatusOutcome, UserErrorCode
+from users.login_limits import login_failure_record, login_failures_reset, login_refuse_if_locked
+from users.models import Device, NotificationLog, NotificationStatusEvent, Preferences, User, normalize_email
+from users.selectors import user_get
+
+logger = logging.getLogger(__name__)
+
+
+def _email_taken() -> ApplicationError:
+    return ApplicationError(
+        UserErrorCode.EMAIL_TAKEN,
+        "An account with this email already exists.",
+        http.HTTP_409_CONFLICT,
+        data={"email": ["An account with this email already exists."]},
+    )
+
+
+def _validate_password(password: str, *, user: User, field_name: str = "password") -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            ErrorCode.VALIDATION_ERROR, exc.messages[0], data={field_name: list(exc.messages)}
+        ) from exc
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def user_create(
+    *,
+    name: str,
+    email: str,
+    password: str,
+    preferences: dict | None = None,
+    push_token: str | None = None,
+    platform: str | None = None,
+) -> User:
+    email = normalize_email(email)
+    user = User(email=email, name=name.strip())
+    _validate_password(password, user=user)
+    if User.objects.with_email(email).exists():
+        raise _email_taken()
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save(force_insert=True)
+            Preferences.objects.create(user=user, **(preferences or {}))
+            if push_token:
+                device_add(user=user, token=push_token, platform=platform)
+    except IntegrityError as exc:
+        # Two registrations raced past the check above: the unique index decides.
+        if User.objects.with_email(email).exists():
+            raise _email_taken() from exc
+        raise
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, name: str | None = None, preferences: dict | None = None) -> User:
+    if name is not None:
+        user.name = name.strip()
+        user.save(update_fields=["name", "updated_at"])
+    if preferences:
+        prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
+        for channel, enabled in preferences.items():
+            setattr(prefs, channel, enabled)
+        prefs.save()
+        user.preferences = prefs
+    return user
+
+
+def user_password_change(*, user: User, current_password: str, new_password: str) -> User:
+    # Counted like failed logins: a stolen access token must not brute-force the password.
+    login_refuse_if_locked(email=user.email, client_ip=None)
+    if not user.check_password(current_password):
+        login_failure_record(email=user.email, client_ip=None)
+        raise ApplicationError(
+            UserErrorCode.INVALID_PASSWORD,
+            "The current password is wrong.",
+            data={"current_password": ["The current password is wrong."]},
+        )
+    _validate_password(new_password, user=user, field_name="new_password")
+    user.set_password(new_password)
+    user.password_changed_at = timezone.now()
+    user.save(update_fields=["password", "password_changed_at", "updated_at"])
+    return user
+
+
+def user_set_active(*, user_id: uuid.UUID, active: bool) -> User:
+    updated = User.objects.filter(id=user_id).update(is_active=active, updated_at=timezone.now())
+    if not updated:
+        raise NotFound("User not found.")
+    return user_get(user_id=user_id)
+
+
+def user_deactivate(*, user_id: uuid.UUID) -> User:
+    return user_set_active(user_id=user_id, active=False)
+
+
+def user_reactivate(*, user_id: uuid.UUID) -> User:
+    return user_set_active(user_id=user_id, active=True)
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+
+def user_login(*, email: str, password: str, client_ip: str | None) -> tuple[User, dict]:
+    email = normalize_email(email)
+    login_refuse_if_locked(email=email, client_ip=client_ip)
+    user = User.objects.with_email(email).first()
+    if user is None:
+        make_password(password)  # same cost as a real check: no timing hint that the email is unknown
+    if user is None or not user.check_password(password):
+        login_failure_record(email=email, client_ip=client_ip)
+        raise ApplicationError(
+            UserErrorCode.INVALID_CREDENTIALS, "Invalid email or password.", http.HTTP_401_UNAUTHORIZED
+        )
+    if not user.is_active:
+        raise ApplicationError(UserErrorCode.ACCOUNT_INACTIVE, "This account is deactivated.", http.HTTP_403_FORBIDDEN)
+    login_failures_reset(email=email)
+    user.last_login = timezone.now()
+    user.save(update_fields=["last_login"])
+    return user, tokens.token_pair_for(user)
+
+
+def _invalid_refresh(message: str = "The refresh token is invalid or expired.") -> ApplicationError:
+    return ApplicationError(UserErrorCode.INVALID_TOKEN, message, http.HTTP_401_UNAUTHORIZED)
+
+
+def token_refresh(*, refresh: str) -> dict:
+    try:
+        token = RefreshToken(refresh)
+        user_id = uuid.UUID(str(token.get("user_id")))
+    except (TokenError, ValueError) as exc:
+        raise _invalid_refresh() from exc
+    user = User.objects.filter(id=user_id).only("id", "is_active", "password_changed_at").first()
+    if user is None or not user.is_active:
+        raise _invalid_refresh("The account behind this token no longer exists or is deactivated.")
+    issued_at = token.get("iat")
+    if user.password_changed_at and (issued_at is None or issued_at < int(user.password_changed_at.timestamp())):
+        raise _invalid_refresh("The password changed after this token was issued; log in again.")
+    access = token.access_token
+    return {
+        "access": str(access),
+        "token_type": "Bearer",
+        "expires_in": int(access.lifetime.total_seconds()),
+    }
+
+
+# --- devices ----------------------------------------------------------------------------
+
+
+def device_add(*, user: User, token: str, platform: str | None = None, name: str = "") -> tuple[Device, bool]:
+    """Register a push token; the same token again refreshes (and reactivates) that device."""
+    now = timezone.now()
+    changes = {"active": True, "last_seen": now, "deactivated_at": None, "deactivation_reason": ""}
+    if platform:
+        changes["platform"] = platform
+    if name:
+        changes["name"] = name
+    return Device.objects.update_or_create(
+        user=user,
+        token=token,
+        defaults=changes,
+        create_defaults={**changes, "platform": platform or Platform.DEFAULT, "name": name},
+    )
+
+
+def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
+    deleted, _ = Device.objects.filter(user_id=user_id, id=device_id).delete()
+    if not deleted:
+        raise NotFound("Device not found.")
+
+
+def devices_deactivate_by_token(*, token: str, reason: str = "") -> int:
+    """Deactivate every active device with this token (the push service's dead tokens)."""
+    return Device.objects.filter(token=token, active=True).update(
+        active=False, deactivated_at=timezone.now(), deactivation_reason=reason[:200], updated_at=timezone.now()
+    )
+
+
+# --- delivery status --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    notification_id: uuid.UUID
+    status: str
+    timestamp: datetime
+    error: str = ""
+    user_id: uuid.UUID | None = None
+    attempt: int | None = None
+    metadata: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatusRecordResult:
+    notification_id: uuid.UUID
+    outcome: str
+    log: NotificationLog
+
+
+def _supersedes(*, current: str, current_at: datetime, new: str, new_at: datetime) -> bool:
+    """Whether a report's status replaces the current one (docs/user_service.md, status rules)."""
+    if new == DeliveryStatus.PENDING:
+        # A late pending never overwrites a final status.
+        return current == DeliveryStatus.PENDING and new_at > current_at
+    if current == DeliveryStatus.PENDING:
+        return True
+    # Final over final only when newer: a replayed dead letter can turn failed into delivered.
+    return new_at > current_at
+
+
+def _attempts_after(report: StatusReport, current: int) -> int:
+    reported = report.attempt if report.attempt is not None else (0 if report.status == DeliveryStatus.PENDING else 1)
+    return max(current, reported)
+
+
+def _event_create(log: NotificationLog, report: StatusReport) -> None:
+    NotificationStatusEvent.objects.create(
+        log=log,
+        status=report.status,
+        timestamp=report.timestamp,
+        error=report.error,
+        attempt=report.attempt,
+        metadata=report.metadata,
+    )
+
+
+def _log_get_locked(notification_id: uuid.UUID) -> NotificationLog | None:
+    return NotificationLog.objects.select_for_update().filter(notification_id=notification_id).first()
+
+
+@transaction.atomic
+def notification_status_record(*, channel: str, report: StatusReport) -> StatusRecordResult:
+    """Apply one delivery report to the notification log; safe under concurrent reports."""
+    log = _log_get_locked(report.notification_id)
+    if log is None:
+        try:
+            with transaction.atomic():
+                log = NotificationLog.objects.create(
+                    notification_id=report.notification_id,
+                    user_id=report.user_id,
+                    channel=channel,
+                    status=report.status,
+                    error=report.error,
+                    attempts=_attempts_after(report, 0),
+                    last_timestamp=report.timestamp,
+                )
+                _event_create(log, report)
+            return StatusRecordResult(report.notification_id, StatusOutcome.CREATED, log)
+        except IntegrityError:
+            # Another first report won the insert; wait for its row and apply ours on top.
+            log = _log_get_locked(report.notification_id)
+
+    if log.channel != channel:
+        raise ApplicationError(
+            UserErrorCode.CHANNEL_MISMATCH,
+            f"Notification {report.notification_id} is a {log.channel} notification.",
+            http.HTTP_409_CONFLICT,
+            data={"channel": [f"expected {log.channel}"]},
+        )
+    # The row lock serialises reports for one notification, so check-then-insert is safe.
+    if log.events.filter(status=report.status, timestamp=report.timestamp).exists():
+        return StatusRecordResult(report.notification_id, StatusOutcome.DUPLICATE, log)
+    _event_create(log, report)
+
+    changed = ["attempts"]
+    log.attempts = _attempts_after(report, log.attempts)
+    if log.user_id is None and report.user_id is not None:
+        log.user_id = report.user_id
+        changed.append("user_id")
+    applied = _supersedes(current=log.status, current_at=log.last_timestamp, new=report.status, new_at=report.timestamp)
+    if applied:
+        log.status = report.status
+        log.error = report.error
+        log.last_timestamp = report.timestamp
+        changed += ["status", "error", "last_timestamp"]
+    log.save(update_fields=[*changed, "updated_at"])
+    outcome = StatusOutcome.UPDATED if applied else StatusOutcome.RECORDED
+    return StatusRecordResult(report.notification_id, outcome, log)
