@@ -1,0 +1,74 @@
+"""Email deliveries and their attempts (the service's own database; docs/email_service.md)."""
+
+import uuid
+
+from django.db import models
+
+from emails.constants import AttemptOutcome, AttemptStage, DeliveryStatus
+
+
+class EmailNotification(models.Model):
+    """One email notification: at most one successful SMTP hand-over per ``notification_id``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    notification_id = models.UUIDField(unique=True)
+    user_id = models.UUIDField(null=True, blank=True, db_index=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    recipient_name = models.CharField(max_length=200, blank=True)
+    template_code = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=35, blank=True, help_text="Language asked for in the message.")
+    rendered_language = models.CharField(max_length=35, blank=True, help_text="Language the template service used.")
+    template_version = models.PositiveIntegerField(null=True, blank=True)
+    subject = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=DeliveryStatus.CHOICES, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, help_text="RFC 5322 Message-ID, stable per notification.")
+    trace_id = models.CharField(max_length=128, blank=True)
+    # Lease of the consumer that marked the row "sending" (see services.email_batch_claim).
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # The final status last acknowledged by the user service; rows whose status differs are
+    # reported again when a consumer starts (a report may die with the process that queued it).
+    reported_status = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="email_status_created_idx"),
+            models.Index(fields=["created_at"], name="email_created_idx"),
+            models.Index(
+                fields=["status"],
+                name="email_unreported_idx",
+                condition=models.Q(status__in=DeliveryStatus.FINAL) & ~models.Q(reported_status=models.F("status")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} -> {self.recipient} ({self.status})"
+
+
+class EmailAttempt(models.Model):
+    """One try at a delivery: rendering and, when that worked, the SMTP hand-over."""
+
+    delivery = models.ForeignKey(EmailNotification, on_delete=models.CASCADE, related_name="attempt_log")
+    attempt_number = models.PositiveIntegerField()
+    queue_attempt = models.PositiveIntegerField(default=1, help_text="x-attempt of the queue message.")
+    outcome = models.CharField(max_length=24, choices=AttemptOutcome.CHOICES)
+    stage = models.CharField(max_length=16, choices=AttemptStage.CHOICES, default=AttemptStage.SMTP)
+    error = models.TextField(blank=True)
+    smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["delivery", "attempt_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "attempt_number"], name="email_attempt_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery.notification_id} #{self.attempt_number} {self.outcome}"

@@ -1,25 +1,68 @@
-"""The health endpoint reports each dependency of the email service."""
+"""The health endpoint reports each dependency of the email service, the consumer's
+heartbeat and the SMTP server's reachability."""
+
+import time
 
 import pytest
 from django.test import override_settings
 
+from emails.heartbeat import heartbeat_write
 from notification_common.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED_CHECKS = {"database", "redis", "rabbitmq"}
+EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "consumer", "smtp"}
 
 
-def test_health_answers_200_with_every_dependency_up(api_client):
+@pytest.fixture
+def consumer_alive(redis_client):
+    heartbeat_write()
+
+
+def test_health_answers_200_with_every_dependency_up(api_client, smtp_server, consumer_alive):
     response = api_client.get("/api/v1/health/")
 
     body = assert_envelope(response, status=200)
     assert body["data"]["service"] == "email_service"
     assert set(body["data"]["checks"]) == EXPECTED_CHECKS
     assert all(check["status"] == "up" for check in body["data"]["checks"].values())
+    assert body["data"]["checks"]["consumer"]["heartbeat_age_seconds"] < 5
 
 
-def test_health_answers_503_naming_redis_when_redis_is_unreachable(api_client, settings):
+def test_health_answers_503_naming_smtp_when_the_smtp_server_is_down(api_client, smtp_server, consumer_alive):
+    smtp_server.set_down(True)
+
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+
+    assert body["data"]["checks"]["smtp"]["status"] == "down"
+    assert "smtp" in body["message"]
+    assert body["data"]["checks"]["consumer"]["status"] == "up"
+
+
+def test_health_answers_503_naming_the_consumer_without_a_heartbeat(api_client, smtp_server, redis_client):
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+
+    assert body["data"]["checks"]["consumer"]["status"] == "down"
+    assert body["data"]["checks"]["consumer"]["error"] == "no heartbeat from consume_emails"
+
+
+def test_health_answers_503_when_the_heartbeat_is_stale(api_client, smtp_server, redis_client, settings):
+    heartbeat_write(now=time.time() - settings.EMAIL_HEARTBEAT_MAX_AGE_SECONDS - 5)
+
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=503)
+
+    assert body["data"]["checks"]["consumer"]["status"] == "down"
+
+
+def test_missing_consumer_is_only_a_warning_when_not_required(api_client, smtp_server, redis_client, settings):
+    settings.EMAIL_HEALTH_REQUIRE_CONSUMER = False
+
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=200)
+
+    assert body["data"]["checks"]["consumer"]["warning"] == "no heartbeat from consume_emails"
+
+
+def test_health_answers_503_naming_redis_when_redis_is_unreachable(api_client, smtp_server, settings):
     common = dict(settings.NOTIFICATION_COMMON, REDIS_URL="redis://127.0.0.1:1/0")
     with override_settings(NOTIFICATION_COMMON=common):
         response = api_client.get("/api/v1/health/")

@@ -197,6 +197,10 @@ class BaseConsumer:
     def on_dead_letter(self, message: ConsumedMessage, reason: str) -> None:
         pass
 
+    def on_loop(self) -> None:
+        """Called on every turn of the consume loop, busy or idle (at least once a second):
+        for heartbeats and housekeeping. Exceptions are logged and never stop the loop."""
+
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
         """Finish the message/batch in hand, ack it, then return from run().  Signal-safe."""
@@ -226,6 +230,7 @@ class BaseConsumer:
                         self._open()
                         reconnect_delay = 0.5
                     self._touch_heartbeat()
+                    self._call_loop_hook()
                     limit = self.batch_size
                     if max_messages is not None:
                         limit = min(limit, max_messages - processed)
@@ -273,6 +278,12 @@ class BaseConsumer:
         deadline = time.monotonic() + seconds
         while not self._stop_requested and time.monotonic() < deadline:
             time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    def _call_loop_hook(self) -> None:
+        try:
+            self.on_loop()
+        except Exception:  # housekeeping must never stop consumption
+            logger.exception("%s: on_loop hook failed", self.name)
 
     def _touch_heartbeat(self) -> None:
         if self.heartbeat_path and time.monotonic() - self._heartbeat_touched >= HEARTBEAT_FILE_SECONDS:

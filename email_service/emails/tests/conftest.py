@@ -1,0 +1,230 @@
+"""Fixtures of the email service's tests: loopback SMTP, stand-ins for the template and user
+services (the e2e suite runs the real ones), a consumer on the test vhost, a publisher."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+
+import pytest
+
+from notification_common.loopback.smtp import LoopbackSMTPServer
+from notification_common.rabbitmq import EMAIL_QUEUE, Publisher
+from notification_common.service_clients import reset_clients
+from notification_common.testing.http import StubHTTPServer
+
+SUBSTITUTE_PATH = "/api/v1/templates/substitute/"
+STATUS_PATH = "/api/v1/email/status/"
+_PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
+
+WELCOME = {
+    "subject": "Welcome, {{ name }}",
+    "text_body": "Hi {{ name }}, open {{ link }}",
+    "html_body": "<p>Hi <b>{{ name }}</b>, open <a href='{{ link }}'>{{ link }}</a></p>",
+}
+
+
+class TemplateServiceStub:
+    """The template service's substitute contract (docs/architecture.md) over a real HTTP server."""
+
+    def __init__(self, server: StubHTTPServer):
+        self.server = server
+        self.templates: dict[str, dict[str, dict]] = {"welcome": {"en": {"version": 3, **WELCOME}}}
+        self.delay_seconds = 0.0
+        self._lock = threading.Lock()
+        server.route("POST", SUBSTITUTE_PATH, self._substitute)
+
+    def add(self, code: str, language: str = "en", *, version: int = 1, channel: str = "email", **bodies) -> None:
+        self.templates.setdefault(code, {})[language] = {"version": version, "channel": channel, **bodies}
+
+    @property
+    def calls(self) -> list[dict]:
+        return self.server.requests_to("POST", SUBSTITUTE_PATH)
+
+    def _substitute(self, request: dict):
+        if self.delay_seconds:
+            threading.Event().wait(self.delay_seconds)
+        body = request["json"] or {}
+        code, language, variables = body.get("template_code"), body.get("language") or "en", body.get("variables")
+        languages = self.templates.get(code)
+        if not languages:
+            return 404, _error("template_not_found", f"No template {code!r}.")
+        used = language if language in languages else language.split("-")[0]
+        used = used if used in languages else next(iter(languages))
+        template = languages[used]
+        if body.get("version") not in (None, template["version"]):
+            return 404, _error("template_not_found", "No such version.")
+        fields = {k: v for k, v in template.items() if k in ("subject", "text_body", "html_body")}
+        missing = sorted({name for text in fields.values() for name in _PLACEHOLDER.findall(text)} - set(variables))
+        if missing:
+            return 422, _error("missing_variables", f"Missing: {', '.join(missing)}", data={"missing": missing})
+        rendered = {k: _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), v) for k, v in fields.items()}
+        return 200, {
+            "success": True,
+            "data": {
+                "template_code": code,
+                "channel": template.get("channel", "email"),
+                "language": used,
+                "requested_language": language,
+                "version": template["version"],
+                **rendered,
+            },
+            "error": None,
+            "message": "",
+            "meta": None,
+        }
+
+
+def _error(code: str, message: str, data=None) -> dict:
+    return {"success": False, "data": data, "error": code, "message": message, "meta": None}
+
+
+class UserServiceStub:
+    """The user service's status endpoint: records the reports it receives."""
+
+    def __init__(self, server: StubHTTPServer):
+        self.server = server
+        server.route("POST", STATUS_PATH, lambda request: (200, {"success": True, "data": None, "error": None}))
+
+    def reports(self, notification_id: str | None = None) -> list[dict]:
+        reports = []
+        for request in self.server.requests_to("POST", STATUS_PATH):
+            body = request["json"]
+            reports.extend(body if isinstance(body, list) else [body])
+        if notification_id is not None:
+            reports = [r for r in reports if r["notification_id"] == notification_id]
+        return reports
+
+    def statuses(self, notification_id: str) -> list[str]:
+        return [report["status"] for report in self.reports(notification_id)]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    with LoopbackSMTPServer() as server:
+        settings.SMTP_HOST, settings.SMTP_PORT = server.host, server.port
+        yield server
+
+
+@pytest.fixture
+def template_service(stub_server, settings):
+    settings.TEMPLATE_SERVICE_URL = stub_server.url
+    reset_clients()
+    yield TemplateServiceStub(stub_server)
+    reset_clients()
+
+
+@pytest.fixture
+def user_service(stub_server, settings):
+    # The same loopback server as the template service (other paths): each stub server
+    # takes half a second to shut down.
+    settings.USER_SERVICE_URL = stub_server.url
+    reset_clients()
+    yield UserServiceStub(stub_server)
+    reset_clients()
+
+
+@pytest.fixture
+def publisher(rabbitmq_url, rabbit_channel):
+    publisher = Publisher(rabbitmq_url)
+    yield publisher
+    publisher.close()
+
+
+def email_message(**overrides) -> dict:
+    body = {
+        "schema": 1,
+        "notification_id": str(uuid.uuid4()),
+        "notification_type": "email",
+        "user_id": str(uuid.uuid4()),
+        "template_code": "welcome",
+        "language": "en",
+        "variables": {"name": "Ada", "link": "https://example.com/start"},
+        "priority": 5,
+        "metadata": {},
+        "request_id": "client-key-1",
+        "trace_id": "trace-abc",
+        "recipient": {"email": "ada@example.com", "name": "Ada Lovelace"},
+        "created_at": "2026-11-24T01:00:00+00:00",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def publish_email(publisher):
+    """``publish_email(**body_overrides)`` -> the published body (AMQP message_id = notification_id)."""
+
+    def publish(body: dict | None = None, *, raw: bytes | None = None, headers: dict | None = None, **overrides):
+        body = body or email_message(**overrides)
+        message_id = body.get("notification_id") if isinstance(body, dict) else None
+        publisher.publish(
+            EMAIL_QUEUE,
+            raw if raw is not None else body,
+            message_id=message_id if isinstance(message_id, str) else None,
+            headers={"x-request-id": "trace-abc", **(headers or {})},
+        )
+        return body
+
+    return publish
+
+
+@pytest.fixture
+def make_consumer(rabbitmq_url, smtp_server, template_service, user_service):
+    """``make_consumer(**kwargs)`` -> an EmailConsumer on the test vhost with quick retries."""
+    from emails.consumer import EmailConsumer
+
+    consumers = []
+
+    def make(**kwargs):
+        kwargs.setdefault("retry_base_seconds", 0.2)
+        kwargs.setdefault("batch_size", 10)
+        kwargs.setdefault("report_flush_seconds", 3.0)
+        consumer = EmailConsumer(rabbitmq_url, **kwargs)
+        consumers.append(consumer)
+        return consumer
+
+    yield make
+    for consumer in consumers:
+        consumer.reporter.stop(timeout=1.0)
+
+
+def run_in_thread(consumer, **run_kwargs) -> threading.Thread:
+    """Run a consumer in a thread (stop it with consumer.stop(); join the thread)."""
+    from django.db import connection
+
+    def target():
+        try:
+            consumer.run(**run_kwargs)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    thread = threading.Thread(target=target, name="email-consumer", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def header(properties, name: str):
+    value = (properties.headers or {}).get(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def delay_queue_depth(channel) -> int:
+    from notification_common.rabbitmq.topology import delay_queues
+
+    return sum(
+        channel.queue_declare(queue=name, passive=True).method.message_count for name in delay_queues(EMAIL_QUEUE)
+    )
