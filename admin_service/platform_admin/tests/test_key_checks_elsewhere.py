@@ -1,0 +1,140 @@
+"""What another service sees: notification_common.api_keys.verify_api_key asking a real
+admin service process over HTTP (this test process plays the other service)."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from notification_common.api_keys import verify_api_key
+from notification_common.conf import common_settings
+from notification_common.service_clients import reset_clients
+from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL
+from platform_admin.models import ApiKey
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def admin_service_url(django_db_setup):
+    """The admin service under gunicorn, on the test database, Redis db and vhost."""
+    db = connection.settings_dict
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ADMIN_DATABASE_URL": (
+            f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        ),
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", TEST_REDIS_URL),
+        "RABBITMQ_URL": os.environ.get("TEST_RABBITMQ_URL", TEST_RABBITMQ_URL),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "4",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:notification_common.gunicorn_conf", "config.wsgi"],
+        cwd=SERVICE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(f"{url}/api/v1/health/live/", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the admin service did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def as_another_service(admin_service_url, settings):
+    """Settings of a service that checks keys through the admin service (no local lookup)."""
+
+    def configure(cache_seconds: int = 30):
+        common = dict(
+            settings.NOTIFICATION_COMMON,
+            API_KEY_LOCAL_VERIFIER=None,
+            ADMIN_SERVICE_URL=admin_service_url,
+            API_KEY_CACHE_SECONDS=cache_seconds,
+        )
+        return override_settings(NOTIFICATION_COMMON=common)
+
+    reset_clients()
+    yield configure
+    reset_clients()
+
+
+def _create_key(admin_api, scopes=("notifications:send",)) -> dict:
+    return admin_api.post("/api/v1/admin/api-keys/", {"name": "partner", "scopes": list(scopes)}).json()["data"]
+
+
+def test_another_service_accepts_a_new_key_with_its_scopes(admin_api, as_another_service):
+    created = _create_key(admin_api, scopes=["notifications:send", "templates:write"])
+
+    with as_another_service():
+        assert common_settings.API_KEY_LOCAL_VERIFIER is None
+        info = verify_api_key(created["key"])
+
+    assert info is not None
+    assert (info.key_id, info.scopes) == (created["id"], ("notifications:send", "templates:write"))
+
+
+def test_a_revoked_key_is_refused_elsewhere_at_once_because_the_cached_verdict_is_dropped(
+    admin_api, as_another_service
+):
+    created = _create_key(admin_api)
+    with as_another_service(cache_seconds=300):
+        assert verify_api_key(created["key"]) is not None  # now cached for 5 minutes
+
+        admin_api.post(f"/api/v1/admin/api-keys/{created['id']}/revoke/")
+
+        assert verify_api_key(created["key"]) is None
+
+
+def test_a_revoked_key_is_refused_elsewhere_within_the_cache_ttl_when_nothing_drops_the_entry(
+    admin_api, as_another_service
+):
+    created = _create_key(admin_api)
+    with as_another_service(cache_seconds=1):
+        assert verify_api_key(created["key"]) is not None
+        # Revoked behind the admin service's back (no cache drop): only the TTL ends it.
+        ApiKey.objects.filter(pk=created["id"]).update(revoked_at=timezone.now())
+
+        still_cached = verify_api_key(created["key"])
+        time.sleep(1.2)
+        after_ttl = verify_api_key(created["key"])
+
+    assert still_cached is not None
+    assert after_ttl is None
+
+
+def test_another_service_refuses_an_unknown_key(as_another_service):
+    with as_another_service():
+        assert verify_api_key("nk_never_issued_by_anyone_0000000000") is None
