@@ -1,23 +1,20 @@
 """Moves every message of failed.queue into the DeadLetter table, acking after the commit.
 
-The consumer base of notification_common serves the work queues (it retries and
-dead-letters), so failed.queue gets this small loop instead. pika stays inside
-notification_common.rabbitmq: only its connection's and channel's methods are used here.
+Built on notification_common's StoringConsumer: no retries or dead letters here; a message
+that cannot be stored now (database down) goes back to the queue and is tried again.
 """
 
 import json
 import logging
-import signal
-import time
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import close_old_connections, connection
 from django.utils.dateparse import parse_datetime
 
 from notification_common.conf import common_settings
-from notification_common.rabbitmq import FAILED_QUEUE, connect, declare_topology
+from notification_common.rabbitmq import FAILED_QUEUE, ConsumedMessage, StoringConsumer
 from notification_common.request_context import request_id_scope
 from platform_admin.constants import (
     CHANNEL_BY_QUEUE,
@@ -34,9 +31,6 @@ from platform_admin.constants import (
 from platform_admin.services import dead_letter_record
 
 logger = logging.getLogger(__name__)
-
-POLL_SECONDS = 0.5  # longest wait for I/O, so stop() is honoured within about this long
-DB_RETRY_SECONDS = 2.0
 
 
 def _plain(value):
@@ -99,100 +93,26 @@ def dead_letter_fields(*, body: bytes, headers: dict | None, message_id: str | N
     }
 
 
-class DeadLetterConsumer:
+class DeadLetterConsumer(StoringConsumer):
+    """Stores each failed.queue message as a DeadLetter; acked only after the commit."""
+
+    queue = FAILED_QUEUE
+
     def __init__(self, url: str | None = None, *, prefetch_count: int | None = None):
-        self.url = url or common_settings.RABBITMQ_URL
-        self.prefetch_count = prefetch_count or settings.DEAD_LETTER_PREFETCH
-        self._stop_requested = False
-        self._connection = None
-        self._channel = None
-        self._buffer: list = []
+        super().__init__(
+            url or common_settings.RABBITMQ_URL,
+            prefetch_count=prefetch_count or settings.DEAD_LETTER_PREFETCH,
+            name="admin_service:dead_letters",
+        )
 
-    def stop(self) -> None:
-        """Finish the message in hand, then return from run(). Signal-safe."""
-        self._stop_requested = True
-
-    def install_signal_handlers(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda _signum, _frame: self.stop())
-
-    def run(self, *, max_messages: int | None = None, idle_timeout: float | None = None) -> int:
-        """Consume until stop(), ``max_messages`` stored, or ``idle_timeout`` seconds idle."""
-        stored = 0
-        last_activity = time.monotonic()
-        reconnect_delay = 0.5
-        try:
-            while not self._stop_requested:
-                if max_messages is not None and stored >= max_messages:
-                    break
-                if idle_timeout is not None and time.monotonic() - last_activity >= idle_timeout:
-                    break
-                try:
-                    if self._connection is None:
-                        self._open()
-                        reconnect_delay = 0.5
-                    if not self._buffer:
-                        self._connection.process_data_events(time_limit=POLL_SECONDS)
-                    while self._buffer and not self._stop_requested:
-                        if max_messages is not None and stored >= max_messages:
-                            break
-                        if self._settle(self._buffer.pop(0)):
-                            stored += 1
-                        last_activity = time.monotonic()
-                except Exception as exc:  # pika's errors cannot be named here; the broker is retried
-                    logger.warning("dead letters: broker problem (%r); reconnecting in %.1fs", exc, reconnect_delay)
-                    self._close()
-                    self._sleep(reconnect_delay)
-                    reconnect_delay = min(reconnect_delay * 2, 15.0)
-        finally:
-            self._close()
-            self._stop_requested = False
-        return stored
-
-    def _open(self) -> None:
-        self._connection = connect(self.url, connection_name="admin_service:dead_letters")
-        channel = self._connection.channel()
-        declare_topology(channel)
-        channel.basic_qos(prefetch_count=self.prefetch_count)
-        channel.basic_consume(FAILED_QUEUE, on_message_callback=self._on_message)
-        self._channel = channel
-        logger.info("dead letters: consuming from %s (prefetch %d)", FAILED_QUEUE, self.prefetch_count)
-
-    def _close(self) -> None:
-        # Unacked deliveries still buffered go back to the queue when the connection closes.
-        self._buffer.clear()
-        connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except Exception:  # closing a connection we are giving up on
-                logger.debug("dead letters: error while closing the connection", exc_info=True)
-
-    def _on_message(self, _channel, method, properties, body) -> None:
-        self._buffer.append((method, properties, body))
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stop_requested and time.monotonic() < deadline:
-            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
-
-    def _settle(self, delivery) -> bool:
-        """Store one message and ack it; on a database failure requeue it. True if stored."""
-        method, properties, body = delivery
+    def handle(self, message: ConsumedMessage) -> None:
         fields = dead_letter_fields(
-            body=body, headers=properties.headers, message_id=properties.message_id, priority=properties.priority
+            body=message.raw, headers=message.headers, message_id=message.message_id, priority=message.priority
         )
         with request_id_scope(str(fields["headers"].get(H_REQUEST_ID) or "") or None):
             if not connection.in_atomic_block:
                 close_old_connections()  # a long-lived process: drop a connection the database closed
-            try:
-                dead_letter, created = dead_letter_record(**fields)
-            except DatabaseError:
-                logger.exception("dead letters: could not store a message; requeued")
-                self._channel.basic_nack(method.delivery_tag, requeue=True)
-                self._sleep(DB_RETRY_SECONDS)  # do not spin on a message we cannot store now
-                return False
-            self._channel.basic_ack(method.delivery_tag)
+            dead_letter, created = dead_letter_record(**fields)
             logger.info(
                 "dead letter %s (%s): %s",
                 "stored" if created else "already stored",
@@ -200,4 +120,3 @@ class DeadLetterConsumer:
                 fields["reason"][:200],
                 extra={"dead_letter_id": str(dead_letter.pk), "notification_id": fields["notification_id"]},
             )
-        return True

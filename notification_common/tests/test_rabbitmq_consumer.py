@@ -21,6 +21,7 @@ from notification_common.rabbitmq import (
     MalformedMessage,
     PermanentError,
     Publisher,
+    StoringConsumer,
     TransientError,
 )
 
@@ -354,4 +355,40 @@ def test_sigterm_finishes_the_message_in_hand_and_leaves_the_rest_queued(rabbit_
     # ... and the other two are ready in email.queue, nothing lost
     remaining = broker.drain(EMAIL_QUEUE)
     assert [props.message_id for _, props, _ in remaining] == ["m-2", "m-3"]
+    assert broker.ready(FAILED_QUEUE) == 0
+
+
+class StoringRecorder(StoringConsumer):
+    queue = FAILED_QUEUE
+    failure_pause_seconds = 0.05
+
+    def __init__(self, url, fail_times=0):
+        super().__init__(url)
+        self.fail_times = fail_times
+        self.stored: list[bytes] = []
+
+    def handle(self, message: ConsumedMessage) -> None:
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("store is down")
+        self.stored.append(message.raw)
+
+
+def test_storing_consumer_acks_after_storing_even_a_non_json_body(rabbit_url, broker, publisher):
+    publisher.publish(FAILED_QUEUE, b"{not json")
+
+    consumer = StoringRecorder(rabbit_url)
+    assert consumer.run(max_messages=1, idle_timeout=3) == 1
+
+    assert consumer.stored == [b"{not json"]
+    assert broker.ready(FAILED_QUEUE) == 0
+
+
+def test_storing_consumer_requeues_while_the_store_fails_and_loses_nothing(rabbit_url, broker, publisher):
+    publisher.publish(FAILED_QUEUE, {"n": 1})
+
+    consumer = StoringRecorder(rabbit_url, fail_times=2)
+    assert consumer.run(max_messages=1, idle_timeout=5) == 1
+
+    assert [json.loads(raw) for raw in consumer.stored] == [{"n": 1}]
     assert broker.ready(FAILED_QUEUE) == 0

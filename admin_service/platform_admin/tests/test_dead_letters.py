@@ -140,7 +140,7 @@ def test_a_message_stays_in_the_queue_until_it_is_stored(rabbit_channel, rabbitm
         return real_record(**fields)
 
     monkeypatch.setattr(dead_letter_consumer, "dead_letter_record", database_down_once)
-    monkeypatch.setattr(dead_letter_consumer, "DB_RETRY_SECONDS", 0.05)
+    monkeypatch.setattr(DeadLetterConsumer, "failure_pause_seconds", 0.05)
 
     assert _consume(rabbitmq_url, 1) == 1
 

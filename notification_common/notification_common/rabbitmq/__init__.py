@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .connection import connect
-    from .consumer import BaseConsumer, ConsumedMessage, MalformedMessage, PermanentError, TransientError
+    from .consumer import (
+        BaseConsumer,
+        ConsumedMessage,
+        MalformedMessage,
+        PermanentError,
+        QueueConsumer,
+        StoringConsumer,
+        TransientError,
+    )
     from .publisher import Publisher, PublishError, get_publisher
     from .topology import (
         EMAIL_QUEUE,
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "connect": "connection",
     "BaseConsumer": "consumer",
+    "QueueConsumer": "consumer",
+    "StoringConsumer": "consumer",
     "ConsumedMessage": "consumer",
     "MalformedMessage": "consumer",
     "PermanentError": "consumer",
@@ -66,6 +76,8 @@ __all__ = [
     "RETRY_TIERS",
     "WORK_QUEUES",
     "BaseConsumer",
+    "QueueConsumer",
+    "StoringConsumer",
     "ConsumedMessage",
     "MalformedMessage",
     "PermanentError",

@@ -38,6 +38,8 @@ from .topology import EXCHANGE, FAILED_QUEUE, WORK_QUEUES, declare_topology, del
 
 __all__ = [
     "BaseConsumer",
+    "QueueConsumer",
+    "StoringConsumer",
     "ConsumedMessage",
     "MalformedMessage",
     "PermanentError",
@@ -96,6 +98,7 @@ class ConsumedMessage:
     history: list[dict] = field(default_factory=list)
     correlation_id: str | None = None
     redelivered: bool = False
+    priority: int | None = None
 
 
 @dataclass
@@ -131,35 +134,29 @@ def _str_or_none(value) -> str | None:
     return str(value) if value is not None else None
 
 
-class BaseConsumer:
+class QueueConsumer:
+    """The consume loop shared by every consumer: connection, bounded prefetch, batches,
+    clean stop, reconnection, heartbeat. Subclasses decide how a batch is settled."""
+
     queue: str = ""
     prefetch_count: int = 50
     batch_size: int = 1
     batch_wait_seconds: float = 0.02
-    max_attempts: int = 5
-    retry_base_seconds: float = 1.0
-    retry_max_seconds: float = 300.0
     heartbeat_path: str | None = None
 
     def __init__(
         self,
         url: str | None = None,
         *,
-        max_attempts: int | None = None,
-        retry_base_seconds: float | None = None,
-        retry_max_seconds: float | None = None,
         prefetch_count: int | None = None,
         batch_size: int | None = None,
         name: str | None = None,
         heartbeat_path: str | None = None,
     ):
-        if self.queue not in WORK_QUEUES:
-            raise ValueError(f"{type(self).__name__}.queue must be one of {WORK_QUEUES}, got {self.queue!r}")
+        if not self.queue:
+            raise ValueError(f"{type(self).__name__}.queue must name a queue")
         self.url = url
         for attr, value in (
-            ("max_attempts", max_attempts),
-            ("retry_base_seconds", retry_base_seconds),
-            ("retry_max_seconds", retry_max_seconds),
             ("prefetch_count", prefetch_count),
             ("batch_size", batch_size),
             ("heartbeat_path", heartbeat_path),
@@ -176,30 +173,12 @@ class BaseConsumer:
         self._buffer: collections.deque[_Delivery] = collections.deque()
         self._heartbeat_touched = 0.0
 
-    # -- to implement / override ------------------------------------------------
-    def handle(self, message: ConsumedMessage) -> None:
-        raise NotImplementedError
-
-    def handle_batch(self, messages: list[ConsumedMessage]) -> list[Exception | None]:
-        results: list[Exception | None] = []
-        for message in messages:
-            try:
-                self.handle(message)
-            except Exception as exc:  # noqa: BLE001 - settled per message by the base class
-                results.append(exc)
-            else:
-                results.append(None)
-        return results
-
-    def on_retry(self, message: ConsumedMessage, error: Exception, next_attempt: int, delay_seconds: float) -> None:
-        pass
-
-    def on_dead_letter(self, message: ConsumedMessage, reason: str) -> None:
-        pass
-
     def on_loop(self) -> None:
         """Called on every turn of the consume loop, busy or idle (at least once a second):
         for heartbeats and housekeeping. Exceptions are logged and never stop the loop."""
+
+    def _process(self, batch: list[_Delivery]) -> int:
+        raise NotImplementedError("subclasses settle a batch and return how many were settled")
 
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
@@ -306,7 +285,7 @@ class BaseConsumer:
             return []  # not started yet: returned to the queue when the channel closes
         return [self._buffer.popleft() for _ in range(min(limit, len(self._buffer)))]
 
-    # -- processing ---------------------------------------------------------------
+    # -- shared helpers -------------------------------------------------------------
     def _parse(self, delivery: _Delivery) -> tuple[ConsumedMessage, MalformedMessage | None]:
         """The message (body {} if unusable) and, for an unusable body, the error."""
         props = delivery.properties
@@ -326,6 +305,7 @@ class BaseConsumer:
             history=_parse_history(headers.get("x-history")),
             correlation_id=props.correlation_id,
             redelivered=bool(delivery.method.redelivered),
+            priority=props.priority,
         )
         try:
             body = json.loads(delivery.raw)
@@ -338,6 +318,75 @@ class BaseConsumer:
             message.request_id = body["request_id"]
         return message, None
 
+    def _log_extra(self, message: ConsumedMessage) -> dict:
+        return {
+            "message_id": message.message_id,
+            "request_id": message.request_id,
+            "attempt": message.attempt,
+            "queue": self.queue,
+        }
+
+    def _call_hook(self, hook, message: ConsumedMessage, *args) -> None:
+        try:
+            hook(message, *args)
+        except Exception:  # hooks never crash the loop or cause a re-handle
+            logger.exception("%s: %s hook raised", self.name, hook.__name__, extra=self._log_extra(message))
+
+
+class BaseConsumer(QueueConsumer):
+    """A consumer of a work queue, with retries through the delay queues and dead letters."""
+
+    max_attempts: int = 5
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 300.0
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        max_attempts: int | None = None,
+        retry_base_seconds: float | None = None,
+        retry_max_seconds: float | None = None,
+        prefetch_count: int | None = None,
+        batch_size: int | None = None,
+        name: str | None = None,
+        heartbeat_path: str | None = None,
+    ):
+        if self.queue not in WORK_QUEUES:
+            raise ValueError(f"{type(self).__name__}.queue must be one of {WORK_QUEUES}, got {self.queue!r}")
+        super().__init__(
+            url, prefetch_count=prefetch_count, batch_size=batch_size, name=name, heartbeat_path=heartbeat_path
+        )
+        for attr, value in (
+            ("max_attempts", max_attempts),
+            ("retry_base_seconds", retry_base_seconds),
+            ("retry_max_seconds", retry_max_seconds),
+        ):
+            if value is not None:
+                setattr(self, attr, value)
+
+    # -- to implement / override ------------------------------------------------
+    def handle(self, message: ConsumedMessage) -> None:
+        raise NotImplementedError
+
+    def handle_batch(self, messages: list[ConsumedMessage]) -> list[Exception | None]:
+        results: list[Exception | None] = []
+        for message in messages:
+            try:
+                self.handle(message)
+            except Exception as exc:  # noqa: BLE001 - settled per message by the base class
+                results.append(exc)
+            else:
+                results.append(None)
+        return results
+
+    def on_retry(self, message: ConsumedMessage, error: Exception, next_attempt: int, delay_seconds: float) -> None:
+        pass
+
+    def on_dead_letter(self, message: ConsumedMessage, reason: str) -> None:
+        pass
+
+    # -- processing ---------------------------------------------------------------
     def _process(self, batch: list[_Delivery]) -> int:
         pending: list[tuple[_Delivery, ConsumedMessage]] = []
         for delivery in batch:
@@ -362,14 +411,6 @@ class BaseConsumer:
             for (delivery, message), result in zip(pending, results, strict=True):
                 self._settle(delivery, message, result)
         return len(batch)
-
-    def _log_extra(self, message: ConsumedMessage) -> dict:
-        return {
-            "message_id": message.message_id,
-            "request_id": message.request_id,
-            "attempt": message.attempt,
-            "queue": self.queue,
-        }
 
     def _settle(self, delivery: _Delivery, message: ConsumedMessage, result: Exception | None) -> None:
         extra = self._log_extra(message)
@@ -504,8 +545,35 @@ class BaseConsumer:
         self._channel.basic_ack(delivery.method.delivery_tag)
         return True
 
-    def _call_hook(self, hook, message: ConsumedMessage, *args) -> None:
-        try:
-            hook(message, *args)
-        except Exception:  # hooks never crash the loop or cause a re-handle
-            logger.exception("%s: %s hook raised", self.name, hook.__name__, extra=self._log_extra(message))
+
+class StoringConsumer(QueueConsumer):
+    """A consumer that stores each message and never retries or dead-letters it
+    (``failed.queue`` into the admin service's database).
+
+    ``handle(message)`` must commit before it returns; then the message is acked. Any
+    exception nacks it back to the queue and pauses, so an outage of the store delays
+    messages without losing them or spinning on them. Bodies that are not JSON are handed
+    over too (``message.body`` is then ``{}``; ``message.raw`` has the bytes).
+    """
+
+    failure_pause_seconds: float = 2.0
+
+    def handle(self, message: ConsumedMessage) -> None:
+        raise NotImplementedError
+
+    def _process(self, batch: list[_Delivery]) -> int:
+        settled = 0
+        for delivery in batch:
+            MESSAGES.labels(self.queue, "consumed").inc()
+            message, _malformed = self._parse(delivery)
+            try:
+                self.handle(message)
+            except Exception:  # the store failed: requeue, nothing is lost
+                logger.exception("%s: could not store a message; requeued", self.name, extra=self._log_extra(message))
+                self._channel.basic_nack(delivery.method.delivery_tag, requeue=True)
+                self._sleep(self.failure_pause_seconds)
+                continue
+            self._channel.basic_ack(delivery.method.delivery_tag)
+            MESSAGES.labels(self.queue, "succeeded").inc()
+            settled += 1
+        return settled
