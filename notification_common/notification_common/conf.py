@@ -31,7 +31,7 @@ DEFAULTS = {
     "CIRCUIT_FAILURE_THRESHOLD": 5,
     "CIRCUIT_RESET_SECONDS": 15.0,
     # Health: the dependency checks this service runs ("database", "redis", "rabbitmq")
-    # plus dotted paths to callables returning (ok: bool, detail: dict).
+    # plus dotted paths to callables returning a dict {"status": "up"|"down", ...details}.
     "HEALTH_CHECKS": ["database", "redis"],
     "HEALTH_EXTRA_CHECKS": [],
     "HEALTH_TIMEOUT_SECONDS": 2.0,

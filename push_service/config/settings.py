@@ -6,15 +6,56 @@ Every variable is documented in .env.example at the repository root.
 from pathlib import Path
 
 from notification_common.django_settings import service_settings
+from notification_common.env import env_float, env_int, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 globals().update(
     service_settings(
         service="push_service",
         db_env="PUSH_DATABASE_URL",
         db_name="push_db",
-        base_dir=Path(__file__).resolve().parent.parent,
+        base_dir=BASE_DIR,
         local_apps=["pushes"],
         health_checks=("database", "redis", "rabbitmq"),
+        health_extra_checks=("pushes.health.check_consumer",),
         title="Push Service",
     )
 )
+
+# The consumer checks its connection before every batch (close_old_connections): keep it
+# open between batches instead of reconnecting each time.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("PUSH_DB_CONN_MAX_AGE", 60)  # noqa: F821 - from service_settings
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F821
+
+# firebase-admin opens more connections than its pool keeps for a non-Google host (the
+# loopback FCM server) and urllib3 warns on each one it discards: noise, not a problem.
+LOGGING["loggers"]["urllib3.connectionpool"] = {"level": "ERROR"}  # noqa: F821 - from service_settings
+
+PUSH_SERVICE = {
+    # A Google service-account key file. For make dev / tests the loopback FCM server writes
+    # one whose token_uri points at itself (python -m notification_common.loopback.fcm).
+    "FIREBASE_SERVICE_ACCOUNT_PATH": env_str(
+        "FIREBASE_SERVICE_ACCOUNT_PATH", str(BASE_DIR.parent / "var" / "fcm" / "service-account.json")
+    ),
+    # Where messaging sends: FCM_ENDPOINT + "/v1/projects/{project}/messages:send".
+    "FCM_ENDPOINT": env_url("FCM_ENDPOINT", "https://fcm.googleapis.com"),
+    "FCM_HTTP_TIMEOUT": env_float("FCM_HTTP_TIMEOUT", 10.0),
+    # send_each_for_multicast calls in flight at once (each sends its tokens in parallel).
+    "FCM_SEND_CONCURRENCY": env_int("FCM_SEND_CONCURRENCY", 8),
+    "FCM_CIRCUIT_FAILURE_THRESHOLD": env_int("FCM_CIRCUIT_FAILURE_THRESHOLD", 5),
+    "FCM_CIRCUIT_RESET_SECONDS": env_float("FCM_CIRCUIT_RESET_SECONDS", 30.0),
+    "CONSUMER_BATCH_SIZE": env_int("PUSH_CONSUMER_BATCH_SIZE", 50),
+    "CONSUMER_PREFETCH": env_int("PUSH_CONSUMER_PREFETCH", 100),
+    "MAX_ATTEMPTS": env_int("PUSH_MAX_ATTEMPTS", 5),
+    "RETRY_BASE_SECONDS": env_float("PUSH_RETRY_BASE_SECONDS", 2.0),
+    "RETRY_MAX_SECONDS": env_float("PUSH_RETRY_MAX_SECONDS", 300.0),
+    "RENDER_CONCURRENCY": env_int("PUSH_RENDER_CONCURRENCY", 8),
+    "RENDER_CACHE_SIZE": env_int("PUSH_RENDER_CACHE_SIZE", 2048),
+    "HEARTBEAT_MAX_AGE_SECONDS": env_int("PUSH_HEARTBEAT_MAX_AGE_SECONDS", 60),
+}
+
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {  # noqa: F821 - from service_settings
+    "PushStatusEnum": "pushes.models.PushNotification.Status",
+    "PushDeviceStatusEnum": "pushes.models.PushDeviceResult.Status",
+}

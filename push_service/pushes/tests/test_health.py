@@ -1,16 +1,26 @@
-"""The health endpoint reports each dependency of the push service."""
+"""The health endpoint reports each dependency of the push service and the consumer's heartbeat."""
+
+import json
+import time
 
 import pytest
 from django.test import override_settings
 
 from notification_common.testing import assert_envelope
+from pushes import heartbeat
+from pushes.constants import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED_CHECKS = {"database", "redis", "rabbitmq"}
+EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "consumer"}
 
 
-def test_health_answers_200_with_every_dependency_up(api_client):
+@pytest.fixture
+def consumer_alive(redis_client):
+    heartbeat.beat("test-consumer")
+
+
+def test_health_answers_200_with_every_dependency_up(api_client, consumer_alive):
     response = api_client.get("/api/v1/health/")
 
     body = assert_envelope(response, status=200)
@@ -19,7 +29,28 @@ def test_health_answers_200_with_every_dependency_up(api_client):
     assert all(check["status"] == "up" for check in body["data"]["checks"].values())
 
 
-def test_health_answers_503_naming_redis_when_redis_is_unreachable(api_client, settings):
+def test_health_answers_503_naming_the_consumer_when_none_has_beaten(api_client, redis_client):
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+
+    assert body["data"]["checks"]["consumer"] == {
+        "status": "down",
+        "heartbeat_age_seconds": None,
+        "error": "no consumer heartbeat",
+        "latency_ms": body["data"]["checks"]["consumer"]["latency_ms"],
+    }
+    assert "consumer" in body["message"]
+
+
+def test_health_answers_503_when_the_consumer_heartbeat_is_stale(api_client, redis_client, settings):
+    redis_client.set(HEARTBEAT_KEY, json.dumps({"at": time.time() - 600, "consumer": "gone", "pid": 1}))
+
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+
+    assert body["data"]["checks"]["consumer"]["status"] == "down"
+    assert body["data"]["checks"]["consumer"]["heartbeat_age_seconds"] >= 600
+
+
+def test_health_answers_503_naming_redis_when_redis_is_unreachable(api_client, settings, consumer_alive):
     common = dict(settings.NOTIFICATION_COMMON, REDIS_URL="redis://127.0.0.1:1/0")
     with override_settings(NOTIFICATION_COMMON=common):
         response = api_client.get("/api/v1/health/")

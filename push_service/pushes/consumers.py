@@ -1,0 +1,151 @@
+"""``PushConsumer``: reads ``push.queue`` and hands batches of messages to the delivery service.
+
+The consumer base (notification_common.rabbitmq.consumer) owns acks, retries through the
+delay queues and dead letters; this class parses messages, calls
+:func:`pushes.services.push_batch_deliver` and keeps the heartbeat the health check reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from notification_common.circuit import CircuitBreaker
+from notification_common.conf import common_settings
+from notification_common.rabbitmq import PUSH_QUEUE, BaseConsumer, ConsumedMessage, MalformedMessage
+from notification_common.status_reports import STATUS_FAILED, StatusReporter
+
+from . import heartbeat
+from .clients import DeviceDeactivator, TemplateRenderer
+from .fcm import PushService
+from .queue_messages import PushRequest, parse_push_message
+from .services import (
+    DeliveryDependencies,
+    push_batch_deliver,
+    push_deactivations_mark_done,
+    push_reports_mark_sent,
+    push_unsent_followups_requeue,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class PushConsumer(BaseConsumer):
+    queue = PUSH_QUEUE
+
+    def __init__(self, url: str | None = None, *, deps: DeliveryDependencies, **kwargs):
+        super().__init__(url, **kwargs)
+        self.deps = deps
+        self._heartbeat_written = 0.0
+
+    def handle_batch(self, messages: list[ConsumedMessage]) -> list[Exception | None]:
+        results: list[Exception | None] = [None] * len(messages)
+        requests: list[PushRequest] = []
+        positions: list[int] = []
+        for index, message in enumerate(messages):
+            try:
+                request = parse_push_message(
+                    message.body, attempt=message.attempt, final_attempt=message.attempt >= self.max_attempts
+                )
+            except MalformedMessage as exc:
+                results[index] = exc
+                self._report_malformed(message, exc)
+                continue
+            if not request.trace_id and message.request_id:
+                request = replace(request, trace_id=message.request_id[:128])
+            requests.append(request)
+            positions.append(index)
+        if requests:
+            close_old_connections()  # a long-running worker must notice a dropped DB connection
+            for position, result in zip(positions, push_batch_deliver(requests=requests, deps=self.deps), strict=True):
+                results[position] = result
+        return results
+
+    def _report_malformed(self, message: ConsumedMessage, error: MalformedMessage) -> None:
+        """A malformed message that still names its notification is reported failed."""
+        notification_id = message.body.get("notification_id") if isinstance(message.body, dict) else None
+        if self.deps.reporter is None or not isinstance(notification_id, str):
+            return
+        try:
+            uuid.UUID(notification_id)
+        except ValueError:
+            return
+        self.deps.reporter.report(notification_id, STATUS_FAILED, error=f"malformed message: {error.reason}"[:500])
+
+    def on_loop(self) -> None:
+        # The base calls this on every turn of its loop (at least every ~0.5 s while idle);
+        # a Redis key rather than a file, so the HTTP service's health check can read it.
+        now = time.monotonic()
+        if now - self._heartbeat_written >= heartbeat.WRITE_EVERY_SECONDS:
+            heartbeat.beat(self.name)
+            self._heartbeat_written = now
+
+    def close(self) -> None:
+        """Send what is still queued (reports, deactivations), then release the FCM app."""
+        if self.deps.reporter is not None:
+            self.deps.reporter.stop(timeout=5.0)
+        if self.deps.deactivator is not None:
+            self.deps.deactivator.stop(timeout=5.0)
+        if self.deps.render_pool is not None:
+            self.deps.render_pool.shutdown(wait=True)
+        self.deps.sender.close()
+
+
+def build_push_consumer(
+    *,
+    url: str | None = None,
+    batch_size: int | None = None,
+    prefetch_count: int | None = None,
+    max_attempts: int | None = None,
+    retry_base_seconds: float | None = None,
+    retry_max_seconds: float | None = None,
+    service_account_path: str | None = None,
+    fcm_endpoint: str | None = None,
+    name: str | None = None,
+) -> PushConsumer:
+    """A consumer wired from settings; arguments override them (command options, tests)."""
+    push = settings.PUSH_SERVICE
+    sender = PushService(
+        service_account_path=service_account_path or push["FIREBASE_SERVICE_ACCOUNT_PATH"],
+        endpoint=fcm_endpoint or push["FCM_ENDPOINT"],
+        http_timeout=push["FCM_HTTP_TIMEOUT"],
+        concurrency=push["FCM_SEND_CONCURRENCY"],
+        breaker=CircuitBreaker(
+            "fcm",
+            failure_threshold=push["FCM_CIRCUIT_FAILURE_THRESHOLD"],
+            reset_seconds=push["FCM_CIRCUIT_RESET_SECONDS"],
+        ),
+    )
+    deps = DeliveryDependencies(
+        sender=sender,
+        renderer=TemplateRenderer(cache_size=push["RENDER_CACHE_SIZE"]),
+        reporter=StatusReporter("push", on_sent=push_reports_mark_sent),
+        deactivator=DeviceDeactivator(on_done=push_deactivations_mark_done),
+        render_pool=ThreadPoolExecutor(max_workers=push["RENDER_CONCURRENCY"], thread_name_prefix="render"),
+    )
+    return PushConsumer(
+        url or common_settings.RABBITMQ_URL,
+        deps=deps,
+        batch_size=batch_size or push["CONSUMER_BATCH_SIZE"],
+        prefetch_count=prefetch_count or push["CONSUMER_PREFETCH"],
+        max_attempts=max_attempts or push["MAX_ATTEMPTS"],
+        retry_base_seconds=retry_base_seconds if retry_base_seconds is not None else push["RETRY_BASE_SECONDS"],
+        retry_max_seconds=retry_max_seconds or push["RETRY_MAX_SECONDS"],
+        name=name,
+    )
+
+
+def start_push_consumer(consumer: PushConsumer) -> tuple[int, int]:
+    """Before consuming: fetch the FCM token once and queue follow-ups left by a previous run."""
+    consumer.deps.sender.warm_up()
+    requeued = push_unsent_followups_requeue(deps=consumer.deps)
+    if any(requeued):
+        logger.info("re-queued unsent status reports and deactivations", extra={"counts": requeued})
+    heartbeat.beat(consumer.name)
+    return requeued

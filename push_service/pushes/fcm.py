@@ -1,0 +1,323 @@
+"""``PushService``: sending through Firebase Cloud Messaging with the unmodified firebase-admin SDK.
+
+The SDK is used as shipped, with one exception: :func:`point_sdk_at_fcm_endpoint` sets where
+messaging sends (``FCM_ENDPOINT``), for the loopback FCM server in tests and ``make dev``.
+The OAuth token fetch goes to the service account's ``token_uri``; google-auth's background
+"regional access boundary" lookup is switched off (docs/push_service.md, "FCM").
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+import uuid
+import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import firebase_admin
+from firebase_admin import credentials, exceptions, messaging
+from prometheus_client import Counter, Histogram
+
+from notification_common.circuit import CircuitBreaker, CircuitOpenError
+from notification_common.loopback.firebase_offline import disable_background_lookups
+
+from .constants import (
+    FCM_INTERNAL,
+    FCM_INVALID_ARGUMENT,
+    FCM_QUOTA_EXCEEDED,
+    FCM_SENDER_ID_MISMATCH,
+    FCM_THIRD_PARTY_AUTH_ERROR,
+    FCM_UNAVAILABLE,
+    FCM_UNKNOWN,
+    FCM_UNREGISTERED,
+    MAX_TOKENS_PER_CALL,
+)
+from .payloads import PushPayload
+
+logger = logging.getLogger(__name__)
+
+# Device tokens are FCM registration tokens, so we target them with ``tokens`` (which 7.7
+# deprecates in favour of Firebase installation ids, a different identifier). The SDK warns
+# once per token; the warning says nothing we can act on.
+warnings.filterwarnings("ignore", message=r"(Multicast)?Message\.tokens? is deprecated", category=DeprecationWarning)
+
+FCM_SEND_PATH = "/v1/projects/{0}/messages:send"
+
+FCM_RESULTS = Counter("push_fcm_results", "Per-device results of FCM sends.", ["outcome", "error_code"])
+FCM_CALL_SECONDS = Histogram("push_fcm_call_seconds", "Duration of one send_each_for_multicast call.")
+
+SENT, DEACTIVATE, PERMANENT, TRANSIENT = "sent", "deactivate", "permanent", "transient"
+
+
+def point_sdk_at_fcm_endpoint(endpoint: str) -> None:
+    """The one hook into firebase-admin: where its messaging service sends.
+
+    The SDK has no option or environment variable for the FCM endpoint. Its
+    ``_MessagingService.__init__`` formats the class attribute ``FCM_URL`` with the project id
+    once, when an app's messaging service is first created (the app's first messaging call),
+    and both the threaded and the async send paths use the result. So this must run before
+    that first call; :class:`PushService` calls it before it creates its app. ``FCM_URL`` is
+    private: firebase-admin is pinned in requirements.txt and a test asserts the attribute
+    still exists and still has the shape we replace.
+    """
+    if not isinstance(getattr(messaging._MessagingService, "FCM_URL", None), str):
+        raise RuntimeError("firebase_admin.messaging._MessagingService.FCM_URL is gone: check the pinned SDK version")
+    messaging._MessagingService.FCM_URL = endpoint.rstrip("/") + FCM_SEND_PATH
+
+
+class FcmUnavailable(Exception):
+    """FCM cannot be used right now (circuit open, token endpoint down): retry the whole send."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class TokenOutcome:
+    token: str
+    kind: str  # SENT | DEACTIVATE | PERMANENT | TRANSIENT
+    message_id: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """One notification's payload and the tokens still to receive it."""
+
+    key: object
+    payload: PushPayload
+    tokens: tuple[str, ...]
+
+
+# Subclasses first: QuotaExceededError is a ResourceExhaustedError, UnregisteredError a
+# NotFoundError, SenderIdMismatchError a PermissionDeniedError, ThirdPartyAuthError an
+# UnauthenticatedError.
+_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (messaging.UnregisteredError, FCM_UNREGISTERED),
+    (messaging.SenderIdMismatchError, FCM_SENDER_ID_MISMATCH),
+    (messaging.QuotaExceededError, FCM_QUOTA_EXCEEDED),
+    (messaging.ThirdPartyAuthError, FCM_THIRD_PARTY_AUTH_ERROR),
+    (exceptions.InvalidArgumentError, FCM_INVALID_ARGUMENT),
+    (exceptions.UnavailableError, FCM_UNAVAILABLE),
+    (exceptions.InternalError, FCM_INTERNAL),
+)
+
+
+def fcm_error_code(error: BaseException) -> str:
+    for cls, code in _ERROR_CODES:
+        if isinstance(error, cls):
+            return code
+    code = getattr(error, "code", None)
+    return str(code).upper() if code else FCM_UNKNOWN
+
+
+def retry_after_seconds(error: BaseException) -> float | None:
+    """Seconds from the ``Retry-After`` header of the HTTP answer behind an SDK error, if any."""
+    response = getattr(error, "http_response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _blames_payload(error: BaseException) -> bool:
+    """Whether an INVALID_ARGUMENT answer names the message rather than the device token."""
+    text = str(error).lower()
+    if "too big" in text or "payload" in text:
+        return True
+    response = getattr(error, "http_response", None)
+    try:
+        details = response.json()["error"].get("details", []) if response is not None else []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return False
+    for detail in details if isinstance(details, list) else []:
+        for violation in detail.get("fieldViolations", []) if isinstance(detail, dict) else []:
+            field = str(violation.get("field", ""))
+            if field and field not in ("message.token", "message.fid"):
+                return True
+    return False
+
+
+def classify(token: str, response: messaging.SendResponse) -> TokenOutcome:
+    """One device's result: sent, deactivate the device, permanent, or transient (retry)."""
+    if response.success:
+        return TokenOutcome(token, SENT, message_id=response.message_id or "")
+    error = response.exception
+    code = fcm_error_code(error)
+    message = str(error)[:500]
+    if code in (FCM_UNREGISTERED, FCM_SENDER_ID_MISMATCH):
+        kind = DEACTIVATE
+    elif code == FCM_INVALID_ARGUMENT:
+        # Every payload passed payloads.build_payload, so FCM is refusing the token, unless
+        # its answer says otherwise; then the device is left alone.
+        kind = PERMANENT if _blames_payload(error) else DEACTIVATE
+    elif code == FCM_THIRD_PARTY_AUTH_ERROR:
+        kind = PERMANENT  # our APNs/web-push credentials: retrying this token will not help
+    else:
+        kind = TRANSIENT
+    return TokenOutcome(
+        token,
+        kind,
+        error_code=code,
+        error_message=message,
+        retry_after=retry_after_seconds(error) if kind == TRANSIENT else None,
+    )
+
+
+def chunks(tokens: tuple[str, ...], size: int = MAX_TOKENS_PER_CALL) -> list[tuple[str, ...]]:
+    return [tokens[start : start + size] for start in range(0, len(tokens), size)]
+
+
+class PushService:
+    """One firebase app per instance; ``send`` delivers several notifications concurrently.
+
+    Concurrency: each ``send_each_for_multicast`` call already sends its tokens in parallel
+    (one thread per token inside the SDK); ``concurrency`` calls run at once, so a batch of
+    one-device notifications does not go one HTTP request at a time.
+    """
+
+    def __init__(
+        self,
+        *,
+        service_account_path: str,
+        endpoint: str,
+        http_timeout: float = 10.0,
+        concurrency: int = 8,
+        breaker: CircuitBreaker | None = None,
+        app_name: str | None = None,
+    ):
+        point_sdk_at_fcm_endpoint(endpoint)
+        credential = credentials.Certificate(service_account_path)
+        disable_background_lookups(credential)
+        self.app = firebase_admin.initialize_app(
+            credential,
+            # httpTimeout is the SDK's only HTTP setting (its retry policy is fixed; see docs).
+            {"httpTimeout": http_timeout},
+            name=app_name or f"push-service-{uuid.uuid4().hex[:8]}",
+        )
+        self.breaker = breaker or CircuitBreaker("fcm")
+        self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fcm-send")
+        # Per batch: None before the first submit, True once FCM was usable, or the
+        # FcmUnavailable that every later submit of the batch raises again.
+        self._batch_state: bool | FcmUnavailable | None = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        firebase_admin.delete_app(self.app)
+
+    def warm_up(self) -> bool:
+        """Fetch the OAuth token once, before any concurrent send (google-auth does not
+        serialise refreshes: a pool of threads finding no token would each fetch one)."""
+        try:
+            self.app.credential.get_access_token()
+        except Exception as exc:  # the worker still starts; the next send tries again
+            logger.warning("FCM token fetch failed at start", extra={"error": f"{type(exc).__name__}: {exc}"})
+            return False
+        return True
+
+    def _ensure_token(self) -> None:
+        # Refresh here, in one thread, before the SDK fans out (same reason as warm_up).
+        if not self.app.credential.get_credential().valid:
+            try:
+                self.app.credential.get_access_token()
+            except Exception as exc:
+                raise FcmUnavailable(f"FCM token fetch failed: {type(exc).__name__}: {exc}"[:500]) from exc
+
+    def check_available(self) -> None:
+        """Raise FcmUnavailable while the circuit is open (without claiming the half-open
+        trial), so a batch spends no template calls on pushes that cannot go out."""
+        if self.breaker.state == CircuitBreaker.OPEN:
+            retry_in = self.breaker.retry_in()
+            raise FcmUnavailable(f"circuit 'fcm' is open; retry in {retry_in:.1f}s", retry_after=retry_in)
+
+    def _open_batch(self) -> None:
+        try:
+            self.breaker.before_call()
+        except CircuitOpenError as exc:
+            raise FcmUnavailable(str(exc), retry_after=exc.retry_in) from exc
+        try:
+            self._ensure_token()
+        except FcmUnavailable:
+            self.breaker.record_failure()
+            raise
+
+    def submit(self, job: SendJob) -> list[Future]:
+        """Start sending one job (chunks of at most 500 tokens); finish with :meth:`collect`.
+
+        The first submit of a batch passes the circuit breaker (the half-open trial is the
+        batch) and makes sure of the OAuth token; raises FcmUnavailable if either fails.
+        """
+        if self._batch_state is None:
+            try:
+                self._open_batch()
+            except FcmUnavailable as exc:
+                self._batch_state = exc
+                raise
+            self._batch_state = True
+        if isinstance(self._batch_state, FcmUnavailable):
+            raise self._batch_state
+        return [self._pool.submit(self._send_chunk, job.payload, chunk) for chunk in chunks(job.tokens)]
+
+    def collect(self, submitted: dict[object, list[Future]]) -> dict[object, list[TokenOutcome]]:
+        """Wait for the batch's jobs; every token's outcome by job key. Feeds the circuit breaker."""
+        self._batch_state = None
+        results = {key: [o for future in futures for o in future.result()] for key, futures in submitted.items()}
+        self._record_health(results)
+        return results
+
+    def send(self, jobs: list[SendJob]) -> dict[object, list[TokenOutcome]]:
+        """Submit and collect jobs that are all ready at once."""
+        try:
+            submitted = {job.key: self.submit(job) for job in jobs}
+        except FcmUnavailable:
+            self._batch_state = None
+            raise
+        return self.collect(submitted)
+
+    def _record_health(self, results: dict[object, list[TokenOutcome]]) -> None:
+        kinds = {outcome.kind for outcomes in results.values() for outcome in outcomes}
+        for outcomes in results.values():
+            for outcome in outcomes:
+                FCM_RESULTS.labels(outcome.kind, outcome.error_code).inc()
+        if kinds - {TRANSIENT}:
+            self.breaker.record_success()  # FCM answered something definite
+        elif kinds:
+            self.breaker.record_failure()
+
+    def _send_chunk(self, payload: PushPayload, tokens: tuple[str, ...]) -> list[TokenOutcome]:
+        message = messaging.MulticastMessage(
+            tokens=list(tokens),
+            data=payload.data or None,
+            notification=messaging.Notification(
+                title=payload.title, body=payload.body, image=payload.image_url or None
+            ),
+        )
+        started = time.perf_counter()
+        try:
+            response = messaging.send_each_for_multicast(message, app=self.app)
+        except exceptions.FirebaseError as exc:  # the call as a whole failed
+            code = fcm_error_code(exc)
+            reason = str(exc)[:500]
+            return [TokenOutcome(t, TRANSIENT, error_code=code, error_message=reason) for t in tokens]
+        except ValueError as exc:  # the SDK refused the message itself (payloads.py missed a rule)
+            reason = f"SDK refused the message: {exc}"[:500]
+            return [TokenOutcome(t, PERMANENT, error_code=FCM_INVALID_ARGUMENT, error_message=reason) for t in tokens]
+        finally:
+            FCM_CALL_SECONDS.observe(time.perf_counter() - started)
+        return [classify(token, item) for token, item in zip(tokens, response.responses, strict=True)]

@@ -1,0 +1,458 @@
+"""PushConsumer end to end: real broker, unmodified firebase-admin against the loopback FCM
+server, PostgreSQL; the template and user services stood in by loopback HTTP stubs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import pytest
+from django.db import connection, transaction
+from firebase_admin import messaging
+
+from notification_common.rabbitmq import PUSH_QUEUE
+from notification_common.testing.rabbit import drain
+from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED, MAX_PAYLOAD_BYTES
+from pushes.models import PushDeviceResult, PushNotification
+from pushes.queue_messages import parse_push_message
+from pushes.services import push_records_ensure
+
+from .conftest import push_message, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def devices_of(notification_id) -> dict[str, PushDeviceResult]:
+    return {d.token: d for d in PushDeviceResult.objects.filter(notification__notification_id=notification_id)}
+
+
+def delivery(notification_id) -> PushNotification:
+    return PushNotification.objects.get(notification_id=notification_id)
+
+
+def settle_followups(deps) -> None:
+    assert deps.reporter.flush(timeout=5)
+    assert deps.deactivator.flush(timeout=5)
+
+
+# -- the happy path ---------------------------------------------------------------------------
+
+
+def test_push_to_three_devices_reaches_each_device_once_and_reports_delivered(
+    consumer, publish, fcm, deps, user_service, template_service
+):
+    message = push_message(tokens=["tok-a", "tok-b", "tok-c"])
+    publish(message)
+
+    assert consumer.run(max_messages=1, idle_timeout=10) == 1
+
+    received = fcm.messages
+    assert sorted(m["token"] for m in received) == ["tok-a", "tok-b", "tok-c"]
+    first = received[0]["message"]
+    assert first["notification"] == {"title": "Hi Ada", "body": "Welcome aboard, Ada!"}
+    assert first["data"] == {"screen": "home", "notification_id": message["notification_id"]}
+    push = delivery(message["notification_id"])
+    assert push.status == "delivered" and push.attempts == 1 and push.version == 3
+    devices = devices_of(push.notification_id).values()
+    assert all(d.status == "sent" and d.message_id and d.attempts == 1 for d in devices)
+    settle_followups(deps)
+    [report] = user_service.reports(message["notification_id"])
+    assert report["status"] == "delivered" and report["user_id"] == message["user_id"]
+    assert wait_until(lambda: delivery(message["notification_id"]).reported_status == "delivered")
+
+
+def test_render_request_carries_the_trace_id_and_the_internal_key(consumer, publish, template_service, internal_key):
+    message = push_message(tokens=["tok-a"])
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    [call] = template_service.calls
+    assert call["json"] == {"template_code": "welcome", "language": "en", "variables": {"name": "Ada"}}
+    assert call["headers"]["X-Request-ID"] == message["trace_id"]
+    assert call["headers"]["X-API-Key"] == internal_key
+
+
+# -- dead devices --------------------------------------------------------------------------------
+
+
+def test_unregistered_device_is_deactivated_at_once_while_the_others_receive(
+    consumer, publish, fcm, deps, user_service, internal_key, broker
+):
+    fcm.set_outcome("tok-b", "UNREGISTERED")
+    message = push_message(tokens=["tok-a", "tok-b", "tok-c"])
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert sorted(m["token"] for m in fcm.messages) == ["tok-a", "tok-c"]
+    devices = devices_of(message["notification_id"])
+    assert devices["tok-b"].status == "failed" and devices["tok-b"].error_code == "UNREGISTERED"
+    assert delivery(message["notification_id"]).status == "delivered"
+    settle_followups(deps)
+    [call] = user_service.deactivations
+    assert call["json"] == {"token": "tok-b", "reason": "fcm:UNREGISTERED"}
+    assert call["headers"]["X-API-Key"] == internal_key
+    assert wait_until(lambda: devices_of(message["notification_id"])["tok-b"].deactivated_at is not None)
+    assert fcm.attempts("tok-b") == 1  # never retried
+    assert [drain(broker, q) for q in (PUSH_QUEUE, f"{PUSH_QUEUE}.retry.1")] == [[], []]
+
+
+def test_sender_id_mismatch_and_invalid_token_deactivate_the_device(consumer, publish, fcm, deps, user_service):
+    fcm.set_outcome("tok-other-project", "SENDER_ID_MISMATCH")
+    publish(push_message(tokens=["tok-other-project", "invalid-token", "tok-ok"]))
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    settle_followups(deps)
+    assert sorted((c["json"]["token"], c["json"]["reason"]) for c in user_service.deactivations) == [
+        ("invalid-token", "fcm:INVALID_ARGUMENT"),
+        ("tok-other-project", "fcm:SENDER_ID_MISMATCH"),
+    ]
+
+
+def test_every_device_unregistered_fails_the_notification_permanently(
+    consumer, publish, fcm, deps, user_service, failed_messages
+):
+    message = push_message(tokens=["unregistered-1", "unregistered-2"])
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert delivery(message["notification_id"]).status == "failed"
+    [(body, headers)] = failed_messages()
+    assert body["notification_id"] == message["notification_id"]
+    assert headers["x-failure-kind"] == "permanent" and "UNREGISTERED" in headers["x-failure-reason"]
+    settle_followups(deps)
+    assert user_service.statuses(message["notification_id"]) == ["failed"]
+    assert len(user_service.deactivations) == 2
+
+
+def test_deactivation_is_retried_while_the_user_service_is_down(consumer, publish, fcm, deps, user_service):
+    user_service.server.fail_next(4, status=503)  # more than the client's own retries
+    message = push_message(tokens=["unregistered-1", "tok-ok"])
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert delivery(message["notification_id"]).status == "delivered"  # not held up
+    settle_followups(deps)
+    deactivations = user_service.deactivations
+    assert deactivations and deactivations[-1]["json"]["token"] == "unregistered-1"
+    assert wait_until(lambda: devices_of(message["notification_id"])["unregistered-1"].deactivated_at is not None)
+
+
+# -- transient failures ------------------------------------------------------------------------
+
+
+def test_unavailable_then_success_delivers_once_per_device_with_attempts_recorded(
+    consumer, publish, fcm, deps, user_service
+):
+    # The SDK itself makes 5 HTTP attempts on 503 (about 7 s) before it reports UNAVAILABLE.
+    fcm.set_outcome("tok-b", "UNAVAILABLE", times=5)
+    message = push_message(tokens=["tok-a", "tok-b"])
+    publish(message)
+
+    assert consumer.run(max_messages=2, idle_timeout=20) == 2
+
+    assert len(fcm.messages_for("tok-a")) == 1 and len(fcm.messages_for("tok-b")) == 1
+    devices = devices_of(message["notification_id"])
+    assert (devices["tok-a"].attempts, devices["tok-b"].attempts) == (1, 2)
+    assert devices["tok-b"].status == "sent"
+    push = delivery(message["notification_id"])
+    assert push.status == "delivered" and push.attempts == 2
+    settle_followups(deps)
+    # delivered as soon as one device had it; the retry for the other does not report again
+    assert user_service.statuses(message["notification_id"]) == ["delivered"]
+
+
+def test_quota_exceeded_retries_only_the_failed_device_through_the_delay_queue(consumer, publish, fcm):
+    # Without Retry-After the SDK does not retry a 429 itself: our retry does.
+    fcm.set_outcome("tok-b", "QUOTA_EXCEEDED", times=1, retry_after=None)
+    message = push_message(tokens=["tok-a", "tok-b", "tok-c"])
+    publish(message)
+
+    consumer.run(max_messages=2, idle_timeout=10)
+
+    assert sorted(m["token"] for m in fcm.messages) == ["tok-a", "tok-b", "tok-c"]
+    assert fcm.attempts("tok-a") == 1 and fcm.attempts("tok-b") == 2
+    devices = devices_of(message["notification_id"])
+    assert devices["tok-b"].attempts == 2 and devices["tok-b"].status == "sent"
+
+
+def test_retry_does_not_render_again(consumer, publish, fcm, template_service):
+    fcm.set_outcome("tok-b", "QUOTA_EXCEEDED", times=1, retry_after=None)
+    publish(push_message(tokens=["tok-a", "tok-b"]))
+
+    consumer.run(max_messages=2, idle_timeout=10)
+
+    assert len(template_service.calls) == 1
+
+
+def test_attempts_exhausted_fails_the_notification_and_dead_letters_it(
+    make_consumer, publish, fcm, deps, user_service, failed_messages
+):
+    consumer = make_consumer(max_attempts=2)
+    fcm.set_outcome("tok-a", "QUOTA_EXCEEDED", retry_after=None)  # every time
+    message = push_message(tokens=["tok-a"])
+    publish(message)
+
+    consumer.run(max_messages=2, idle_timeout=10)
+
+    [(_, headers)] = failed_messages()
+    assert headers["x-failure-kind"] == "exhausted" and headers["x-attempt"] == 2
+    device = devices_of(message["notification_id"])["tok-a"]
+    assert device.status == "failed" and device.error_code == ERROR_ATTEMPTS_EXHAUSTED and device.attempts == 2
+    assert delivery(message["notification_id"]).status == "failed"
+    settle_followups(deps)
+    assert user_service.statuses(message["notification_id"]) == ["pending", "failed"]
+
+
+def test_replay_from_failed_queue_gives_exhausted_devices_another_chance(make_consumer, publish, fcm, failed_messages):
+    consumer = make_consumer(max_attempts=1)
+    fcm.set_outcome("tok-b", "QUOTA_EXCEEDED", times=1, retry_after=None)
+    message = push_message(tokens=["tok-a", "tok-b"])
+    publish(message)
+    consumer.run(max_messages=1, idle_timeout=10)
+    assert len(failed_messages()) == 0  # tok-a got it: delivered, acked, tok-b given up
+    assert devices_of(message["notification_id"])["tok-b"].error_code == ERROR_ATTEMPTS_EXHAUSTED
+
+    publish(message)  # e.g. replayed by an operator
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert len(fcm.messages_for("tok-a")) == 1 and len(fcm.messages_for("tok-b")) == 1
+
+
+def test_template_service_unreachable_is_retried_then_delivered(consumer, publish, fcm, template_service):
+    template_service.server.fail_next(3, status=503)  # the first call and the client's 2 retries
+    message = push_message(tokens=["tok-a"])
+    publish(message)
+
+    consumer.run(max_messages=2, idle_timeout=10)
+
+    assert len(fcm.messages_for("tok-a")) == 1
+    assert delivery(message["notification_id"]).attempts == 2
+
+
+# -- permanent failures ------------------------------------------------------------------------
+
+
+def test_oversized_payload_is_refused_as_permanent_and_nothing_is_sent(
+    consumer, publish, fcm, deps, template_service, user_service, failed_messages
+):
+    template_service.add("huge", title="Big", body="x" * (MAX_PAYLOAD_BYTES + 1))
+    message = push_message(template_code="huge")
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert fcm.messages == [] and fcm.attempts() == 0
+    [(_, headers)] = failed_messages()
+    assert headers["x-failure-kind"] == "permanent"
+    assert headers["x-failure-reason"].startswith("payload_too_large")
+    push = delivery(message["notification_id"])
+    assert push.status == "failed" and push.last_error.startswith("payload_too_large")
+    assert {d.error_code for d in devices_of(push.notification_id).values()} == {"payload_too_large"}
+    settle_followups(deps)
+    assert user_service.statuses(message["notification_id"]) == ["failed"]
+    assert user_service.deactivations == []
+
+
+def test_non_string_data_value_is_refused_as_invalid_payload(consumer, publish, fcm, template_service, failed_messages):
+    template_service.add("counted", title="T", body="B", data={"count": 3})
+    publish(push_message(template_code="counted"))
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    [(_, headers)] = failed_messages()
+    assert headers["x-failure-reason"].startswith("invalid_payload") and "count" in headers["x-failure-reason"]
+    assert fcm.messages == []
+
+
+def test_unknown_template_is_permanent(consumer, publish, fcm, failed_messages):
+    message = push_message(template_code="nope")
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    [(_, headers)] = failed_messages()
+    assert headers["x-failure-reason"].startswith("template_not_found")
+    assert delivery(message["notification_id"]).status == "failed"
+
+
+def test_missing_variable_is_permanent_and_named(consumer, publish, failed_messages):
+    publish(push_message(variables={}))
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    [(_, headers)] = failed_messages()
+    assert headers["x-failure-reason"] == "missing_variables: missing variables: name"
+
+
+# -- redelivery and chunks ------------------------------------------------------------------------
+
+
+def test_redelivered_message_sends_nothing_new(consumer, publish, fcm, deps, user_service, template_service):
+    message = push_message(tokens=["tok-a", "tok-b"])
+    publish(message)
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    publish(message)  # the same message again (redelivery, duplicate publish)
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert len(fcm.messages) == 2
+    assert {d.attempts for d in devices_of(message["notification_id"]).values()} == {1}
+    assert len(template_service.calls) == 1
+    settle_followups(deps)
+    assert user_service.statuses(message["notification_id"]) == ["delivered"]
+
+
+def test_same_notification_twice_in_one_batch_is_sent_once(consumer, publish, fcm):
+    message = push_message(tokens=["tok-a"])
+    publish(message)
+    publish(message)
+
+    consumer.run(max_messages=2, idle_timeout=10)
+
+    assert len(fcm.messages) == 1
+
+
+def test_600_devices_are_sent_in_two_chunks(consumer, publish, fcm, monkeypatch):
+    chunk_sizes = []
+    real_send = messaging.send_each_for_multicast
+
+    def spy(multicast, *args, **kwargs):  # records, then calls the real SDK
+        chunk_sizes.append(len(multicast.tokens))
+        return real_send(multicast, *args, **kwargs)
+
+    monkeypatch.setattr(messaging, "send_each_for_multicast", spy)
+    tokens = [f"tok-{i:03d}" for i in range(600)]
+    message = push_message(tokens=tokens)
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=20)
+
+    assert sorted(chunk_sizes) == [100, 500]
+    assert len({m["token"] for m in fcm.messages}) == 600 and len(fcm.messages) == 600
+    devices = devices_of(message["notification_id"])
+    assert len(devices) == 600 and {d.status for d in devices.values()} == {"sent"}
+
+
+def test_several_messages_in_one_batch_are_all_delivered(make_consumer, publish, fcm):
+    consumer = make_consumer(batch_size=10)
+    messages = [push_message(tokens=[f"tok-{n}-a", f"tok-{n}-b"]) for n in range(10)]
+    for message in messages:
+        publish(message)
+
+    assert consumer.run(max_messages=10, idle_timeout=10) == 10
+
+    assert len(fcm.messages) == 20
+    assert PushNotification.objects.filter(status="delivered").count() == 10
+
+
+# -- malformed ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        json.dumps(["a", "list"]).encode(),
+        json.dumps(push_message() | {"schema": 2}).encode(),
+        json.dumps(push_message() | {"notification_id": "not-a-uuid"}).encode(),
+        json.dumps(push_message() | {"recipient": {"push_tokens": []}}).encode(),
+        json.dumps(push_message() | {"recipient": {"push_tokens": ["ok", 7]}}).encode(),
+        json.dumps(push_message() | {"variables": "name=Ada"}).encode(),
+    ],
+    ids=["not-json", "not-object", "schema", "bad-uuid", "no-tokens", "non-string-token", "variables"],
+)
+def test_malformed_message_goes_to_failed_queue_and_never_loops(consumer, publish, fcm, body, failed_messages, broker):
+    publish(body, message_id=str(uuid.uuid4()))
+
+    assert consumer.run(max_messages=1, idle_timeout=10) == 1
+
+    [(_, headers)] = failed_messages()
+    assert headers["x-failure-kind"] == "malformed"
+    assert fcm.attempts() == 0
+    assert drain(broker, PUSH_QUEUE) == []
+    assert not PushNotification.objects.exists()
+
+
+def test_malformed_message_with_a_notification_id_is_reported_failed(consumer, publish, deps, user_service):
+    message = push_message(recipient={"push_tokens": "tok-a"})
+    publish(message)
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    settle_followups(deps)
+    [report] = user_service.reports(message["notification_id"])
+    assert report["status"] == "failed" and "push_tokens" in report["error"]
+
+
+# -- several consumers ------------------------------------------------------------------------------
+
+
+def test_notification_held_by_another_worker_is_retried_not_sent_twice(make_consumer, publish, fcm, broker):
+    message = push_message(tokens=["tok-a"])
+    push_records_ensure(requests=[parse_push_message(message)])
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():  # holds the row the way a worker in the middle of a send does
+        try:
+            with transaction.atomic():
+                PushNotification.objects.select_for_update().get(notification_id=message["notification_id"])
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_worker)
+    holder.start()
+    assert locked.wait(5)
+    consumer = make_consumer(retry_max_seconds=0.05)
+    retries = []
+    consumer.on_retry = lambda message, error, attempt, delay: retries.append(str(error))
+    publish(message)
+    try:
+        consumer.run(max_messages=1, idle_timeout=10)
+    finally:
+        release.set()
+        holder.join()
+
+    assert fcm.messages == [] and retries and retries[0].startswith("concurrent_delivery")
+    consumer.run(max_messages=1, idle_timeout=10)
+    assert len(fcm.messages_for("tok-a")) == 1
+
+
+def test_open_fcm_circuit_retries_later_without_rendering(consumer, publish, fcm, deps, template_service):
+    for _ in range(deps.sender.breaker.failure_threshold):
+        deps.sender.breaker.record_failure()
+    retries = []
+    consumer.on_retry = lambda message, error, attempt, delay: retries.append((str(error), delay))
+    publish(push_message(tokens=["tok-a"]))
+
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    [(reason, delay)] = retries
+    assert reason.startswith("fcm_unavailable: circuit 'fcm' is open")
+    assert delay >= deps.sender.breaker.reset_seconds - 1  # waits out the circuit, not the backoff
+    assert template_service.calls == [] and fcm.attempts() == 0
+
+
+def test_replay_that_cannot_send_yet_keeps_the_device_pending_for_its_retry(make_consumer, publish, fcm, deps):
+    fcm.set_outcome("tok-b", "QUOTA_EXCEEDED", times=1, retry_after=None)
+    message = push_message(tokens=["tok-a", "tok-b"])
+    publish(message)
+    make_consumer(max_attempts=1).run(max_messages=1, idle_timeout=10)
+    for _ in range(deps.sender.breaker.failure_threshold):
+        deps.sender.breaker.record_failure()  # FCM is down when the replay comes
+    consumer = make_consumer(retry_max_seconds=0.05)
+
+    publish(message)
+    consumer.run(max_messages=1, idle_timeout=10)
+
+    assert devices_of(message["notification_id"])["tok-b"].status == "pending"
+    deps.sender.breaker.record_success()
+    consumer.run(max_messages=1, idle_timeout=10)
+    assert len(fcm.messages_for("tok-b")) == 1 and len(fcm.messages_for("tok-a")) == 1

@@ -1,0 +1,157 @@
+"""PushService: the unmodified firebase-admin SDK pointed at the loopback FCM server by
+configuration, per-device results, the circuit breaker, and no connection leaving loopback."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+from firebase_admin import messaging
+
+from notification_common.circuit import CircuitBreaker
+from notification_common.loopback.fcm import LoopbackFCMServer
+from pushes.fcm import (
+    DEACTIVATE,
+    PERMANENT,
+    SENT,
+    TRANSIENT,
+    FcmUnavailable,
+    PushService,
+    SendJob,
+    point_sdk_at_fcm_endpoint,
+)
+from pushes.payloads import build_payload
+
+PAYLOAD = build_payload(notification_id="n-1", title="Hi", body="There", data={"k": "v"})
+
+
+def send(service: PushService, *tokens: str):
+    return service.send([SendJob(key="n-1", payload=PAYLOAD, tokens=tokens)])["n-1"]
+
+
+def test_sdk_private_fcm_url_attribute_still_exists_with_the_shape_we_replace():
+    # firebase-admin is pinned; this fails loudly if an upgrade moves the attribute.
+    template = messaging._MessagingService.FCM_URL
+    assert isinstance(template, str) and template.endswith("/v1/projects/{0}/messages:send")
+
+
+def test_endpoint_hook_builds_the_send_url_from_fcm_endpoint(monkeypatch):
+    monkeypatch.setattr(messaging._MessagingService, "FCM_URL", messaging._MessagingService.FCM_URL)
+
+    point_sdk_at_fcm_endpoint("http://127.0.0.1:9099/")
+
+    assert messaging._MessagingService.FCM_URL.format("p") == "http://127.0.0.1:9099/v1/projects/p/messages:send"
+
+
+def test_send_reaches_the_loopback_with_one_oauth_token(push_service, fcm):
+    assert push_service.warm_up()
+
+    outcomes = send(push_service, "tok-a", "tok-b", "tok-c")
+
+    assert [o.kind for o in outcomes] == [SENT, SENT, SENT]
+    assert all(o.message_id.startswith("projects/loopback-project/messages/") for o in outcomes)
+    assert fcm.tokens_issued == 1  # verified against the service account's key, then reused
+    assert fcm.messages[0]["message"]["notification"] == {"title": "Hi", "body": "There"}
+
+
+def test_per_device_errors_are_classified(push_service, fcm):
+    fcm.set_outcome("tok-gone", "UNREGISTERED")
+    fcm.set_outcome("tok-other", "SENDER_ID_MISMATCH")
+    fcm.set_outcome("tok-bad", "INVALID_ARGUMENT")
+    fcm.set_outcome("tok-slow", "QUOTA_EXCEEDED", retry_after=None)
+
+    outcomes = {o.token: o for o in send(push_service, "tok-gone", "tok-other", "tok-bad", "tok-slow", "tok-ok")}
+
+    assert {t: (o.kind, o.error_code) for t, o in outcomes.items()} == {
+        "tok-gone": (DEACTIVATE, "UNREGISTERED"),
+        "tok-other": (DEACTIVATE, "SENDER_ID_MISMATCH"),
+        "tok-bad": (DEACTIVATE, "INVALID_ARGUMENT"),
+        "tok-slow": (TRANSIENT, "QUOTA_EXCEEDED"),
+        "tok-ok": (SENT, ""),
+    }
+
+
+def test_invalid_argument_about_the_payload_does_not_blame_the_device(push_service, fcm):
+    fcm.max_payload_bytes = 10  # FCM refuses the message itself, not the token
+
+    [outcome] = send(push_service, "tok-a")
+
+    assert (outcome.kind, outcome.error_code) == (PERMANENT, "INVALID_ARGUMENT")
+
+
+def test_quota_exceeded_carries_retry_after_from_the_fcm_answer(push_service, fcm):
+    # With Retry-After the SDK retries a 429 itself (4 times, sleeping Retry-After each time);
+    # what is left after that is retried by us no sooner than FCM asked.
+    fcm.set_outcome("tok-q", "QUOTA_EXCEEDED", times=5, retry_after=1)
+
+    [outcome] = send(push_service, "tok-q")
+
+    assert (outcome.kind, outcome.retry_after) == (TRANSIENT, 1.0)
+    assert fcm.attempts("tok-q") == 5
+
+
+def test_fcm_down_is_transient_and_opens_the_circuit(fcm, service_account):
+    breaker = CircuitBreaker("fcm-test", failure_threshold=1, reset_seconds=30)
+    service = PushService(service_account_path=service_account, endpoint=fcm.url, breaker=breaker)
+    try:
+        assert service.warm_up()
+        fcm.stop()  # connection refused from now on
+
+        [outcome] = send(service, "tok-a")
+        assert outcome.kind == TRANSIENT
+
+        with pytest.raises(FcmUnavailable) as exc_info:
+            send(service, "tok-a")
+        assert 0 < exc_info.value.retry_after <= 30
+    finally:
+        service.close()
+
+
+def test_token_endpoint_down_is_fcm_unavailable(tmp_path):
+    with LoopbackFCMServer() as server:
+        path = tmp_path / "sa.json"
+        server.write_service_account(str(path))
+        service = PushService(service_account_path=str(path), endpoint=server.url)
+    try:
+        assert not service.warm_up()  # logged, the worker still starts
+        with pytest.raises(FcmUnavailable, match="token fetch failed"):
+            send(service, "tok-a")
+    finally:
+        service.close()
+
+
+def test_no_connection_leaves_loopback_during_a_send(fcm, service_account, monkeypatch):
+    """google-auth >= 2.55 starts a background "regional access boundary" lookup at
+    iamcredentials.googleapis.com after a token refresh; PushService turns it off."""
+    hosts: list[str] = []
+    real_getaddrinfo, real_create_connection = socket.getaddrinfo, socket.create_connection
+
+    def is_loopback(host) -> bool:
+        return host in ("127.0.0.1", "::1", "localhost")
+
+    def recording_getaddrinfo(host, *args, **kwargs):
+        hosts.append(host)
+        if not is_loopback(host):  # never reach the network from a test
+            raise socket.gaierror(socket.EAI_NONAME, "blocked by test")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    def recording_create_connection(address, *args, **kwargs):
+        hosts.append(address[0])
+        if not is_loopback(address[0]):
+            raise OSError("blocked by test")
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", recording_create_connection)
+    service = PushService(service_account_path=service_account, endpoint=fcm.url)
+    try:
+        service.warm_up()
+        assert [o.kind for o in send(service, "tok-a", "tok-b")] == [SENT, SENT]
+        for thread in threading.enumerate():  # let any background lookup run to its end
+            if "RegionalAccessBoundary" in type(thread).__name__:
+                thread.join(timeout=5)
+    finally:
+        service.close()
+
+    assert hosts and all(is_loopback(h) for h in hosts), hosts
