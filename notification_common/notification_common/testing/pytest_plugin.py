@@ -137,3 +137,10 @@ def stub_server():
     server = StubHTTPServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def healthy_service():
+    """Makes a service's own health dependencies healthy; services with a consumer
+    heartbeat or an SMTP server override it (see testing/service_contract.py)."""
+    return None
