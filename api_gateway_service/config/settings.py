@@ -6,6 +6,7 @@ Every variable is documented in .env.example at the repository root.
 from pathlib import Path
 
 from notification_common.django_settings import service_settings
+from notification_common.env import env_float, env_int, env_str
 
 globals().update(
     service_settings(
@@ -15,6 +16,31 @@ globals().update(
         base_dir=Path(__file__).resolve().parent.parent,
         local_apps=["notifications"],
         health_checks=("database", "redis", "rabbitmq"),
+        health_extra_checks=("notifications.health.check_outbox",),
         title="API Gateway",
     )
 )
+
+# --- the gateway's own settings (docs/api_gateway.md) ---
+# How long a user fetched from the user service is reused from Redis.
+USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 30)
+# Sends allowed per window: per API key, and per user token (a user may only notify itself).
+RATE_LIMIT_PER_KEY = env_int("RATE_LIMIT_PER_KEY", 20000)
+RATE_LIMIT_PER_USER = env_int("RATE_LIMIT_PER_USER", 60)
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60)
+# Bounds of the `variables` and `metadata` objects of a request (serialized bytes, keys).
+NOTIFICATION_OBJECT_MAX_BYTES = env_int("NOTIFICATION_OBJECT_MAX_BYTES", 16 * 1024)
+NOTIFICATION_OBJECT_MAX_KEYS = env_int("NOTIFICATION_OBJECT_MAX_KEYS", 100)
+# Language put in the message when the request names none (the template service falls back
+# from it to the template's default language).
+NOTIFICATION_DEFAULT_LANGUAGE = env_str("NOTIFICATION_DEFAULT_LANGUAGE", "en")
+# Outbox relay: poll interval, rows per batch, and the age a row must reach before the relay
+# takes it (so it does not race the publish that follows the request's commit).
+OUTBOX_RELAY_INTERVAL_SECONDS = env_float("OUTBOX_RELAY_INTERVAL_SECONDS", 0.5)
+OUTBOX_RELAY_BATCH_SIZE = env_int("OUTBOX_RELAY_BATCH_SIZE", 100)
+OUTBOX_RELAY_GRACE_SECONDS = env_float("OUTBOX_RELAY_GRACE_SECONDS", 2.0)
+# After a failed publish, requests leave publishing to the relay for this long instead of
+# each waiting on a broker that is down.
+OUTBOX_PUBLISH_BACKOFF_SECONDS = env_float("OUTBOX_PUBLISH_BACKOFF_SECONDS", 5.0)
+# Health reports the outbox "down" when its oldest unpublished row is older than this.
+OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 300)

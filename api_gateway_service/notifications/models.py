@@ -1,0 +1,75 @@
+"""The gateway's records: accepted notification requests and their transactional outbox.
+
+A request and its outbox row are written in one transaction; the row is published after
+commit and, failing that, by ``manage.py relay_outbox`` (docs/api_gateway.md).
+"""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from notifications.constants import NotificationStatus, NotificationType
+
+
+class NotificationRequest(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # "user:<uuid>" for a user token, "key:<key id>" for an API key: idempotency keys,
+    # reads and rate limits are all per sender.
+    sender = models.CharField(max_length=200)
+    # The client's request_id / Idempotency-Key; null when the client sent none.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
+    # sha256 of the canonical JSON of the fields that decide what is delivered.
+    request_hash = models.CharField(max_length=64)
+    notification_type = models.CharField(max_length=16, choices=NotificationType.choices)
+    user_id = models.UUIDField()
+    template_code = models.CharField(max_length=100)
+    language = models.CharField(max_length=35)
+    variables = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    trace_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # NULLs are distinct in PostgreSQL, so requests without a key never collide.
+            models.UniqueConstraint(fields=["sender", "idempotency_key"], name="notification_sender_idempotency_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["sender", "-created_at"], name="notif_sender_created_idx"),
+            models.Index(fields=["created_at"], name="notif_created_idx"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} {self.template_code} -> {self.user_id} ({self.id})"
+
+
+class OutboxMessage(models.Model):
+    notification = models.OneToOneField(NotificationRequest, on_delete=models.CASCADE, related_name="outbox")
+    routing_key = models.CharField(max_length=64)
+    body = models.JSONField()
+    headers = models.JSONField(default=dict, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            # The relay and the health check only ever look at unpublished rows, oldest first.
+            models.Index(fields=["created_at"], condition=Q(published_at__isnull=True), name="outbox_unpublished_idx"),
+        ]
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        state = "published" if self.published_at else "unpublished"
+        return f"outbox {self.pk} {self.routing_key} ({state})"
+
+    @property
+    def message_id(self) -> str:
+        return str(self.notification_id)

@@ -122,7 +122,7 @@ def service_settings(
             ],
             "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
             "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-            "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+            "DEFAULT_PARSER_CLASSES": ["notification_common.parsers.BoundedJSONParser"],
             "DEFAULT_PAGINATION_CLASS": "notification_common.pagination.PageLimitPagination",
             "EXCEPTION_HANDLER": "notification_common.exceptions.exception_handler",
             "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -6,7 +6,9 @@ into the response envelope (docs/architecture.md, "Envelope").
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
@@ -116,6 +118,16 @@ def _message_for(code: str, detail) -> str:
 
 def exception_handler(exc, context):
     """Turn any known error into the envelope; return None for real bugs (DRF then 500s)."""
+    if isinstance(exc, RequestDataTooBig):
+        # Django's body cap (DATA_UPLOAD_MAX_MEMORY_SIZE / MAX_REQUEST_BYTES) is a 413, not a bare 400.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        exc = ApplicationError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"The request body is larger than {limit} bytes.",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            data={"max_bytes": limit},
+        )
+
     if isinstance(exc, ApplicationError):
         response = Response(
             envelope(success=False, data=exc.data, error=exc.code, message=exc.message),

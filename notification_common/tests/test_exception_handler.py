@@ -86,3 +86,20 @@ def test_pagination_meta_on_the_last_page():
         "has_next": False,
         "has_previous": True,
     }
+
+
+def test_oversize_body_is_413_in_the_envelope(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+
+    response = api_client.post("/t/validate/", {"email": "a@b.co", "count": 1, "pad": "x" * 500}, format="json")
+
+    body = assert_envelope(response, status=413, error="payload_too_large")
+    assert body["data"] == {"max_bytes": 100}
+
+
+def test_absurdly_nested_json_is_a_parse_error(api_client):
+    response = api_client.generic(
+        "POST", "/t/validate/", "[" * 100_000 + "]" * 100_000, content_type="application/json"
+    )
+
+    assert_envelope(response, status=400, error="parse_error")

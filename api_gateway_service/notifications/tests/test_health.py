@@ -1,56 +1,43 @@
 """The health endpoint reports each dependency of the api gateway."""
 
+from datetime import timedelta
+
 import pytest
-from django.test import override_settings
+from django.utils import timezone
 
 from notification_common.testing import assert_envelope
+from notification_common.testing.service_contract import *  # noqa: F403
+from notifications.models import OutboxMessage
+from notifications.tests.factories import OutboxMessageFactory
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED_CHECKS = {"database", "redis", "rabbitmq"}
+EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "outbox"}
 
 
-def test_health_answers_200_with_every_dependency_up(api_client):
-    response = api_client.get("/api/v1/health/")
+def test_health_reports_the_outbox_backlog_and_its_age(api_client):
+    row = OutboxMessageFactory()
+    OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(seconds=30))
 
-    body = assert_envelope(response, status=200)
-    assert body["data"]["service"] == "api_gateway_service"
-    assert set(body["data"]["checks"]) == EXPECTED_CHECKS
-    assert all(check["status"] == "up" for check in body["data"]["checks"].values())
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=200)
 
-
-def test_health_answers_503_naming_redis_when_redis_is_unreachable(api_client, settings):
-    common = dict(settings.NOTIFICATION_COMMON, REDIS_URL="redis://127.0.0.1:1/0")
-    with override_settings(NOTIFICATION_COMMON=common):
-        response = api_client.get("/api/v1/health/")
-
-    body = assert_envelope(response, status=503, error="dependency_unavailable")
-    assert body["data"]["checks"]["redis"]["status"] == "down"
-    assert "redis" in body["message"]
-    assert body["data"]["checks"]["database"]["status"] == "up"
+    outbox = body["data"]["checks"]["outbox"]
+    assert outbox["status"] == "up"
+    assert outbox["backlog"] == 1
+    assert outbox["oldest_age_seconds"] >= 30
 
 
-def test_liveness_touches_nothing_and_answers(api_client):
-    assert_envelope(api_client.get("/api/v1/health/live/"), status=200)
+def test_health_is_503_when_the_oldest_unpublished_message_is_stale(api_client, settings):
+    settings.OUTBOX_STALE_SECONDS = 300
+    row = OutboxMessageFactory()
+    OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=6))
+
+    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+
+    assert body["data"]["checks"]["outbox"]["status"] == "down"
+    assert "outbox" in body["message"]
 
 
-def test_metrics_count_requests_by_route_and_status(api_client):
-    api_client.get("/api/v1/health/live/")
-
-    metrics = api_client.get("/metrics").content.decode()
-
-    assert 'route="/api/v1/health/live/"' in metrics
-    assert "http_request_duration_seconds_bucket" in metrics
-
-
-def test_openapi_schema_and_swagger_ui_are_served(api_client):
-    assert api_client.get("/api/schema/").status_code == 200
-    assert api_client.get("/api/docs/").status_code == 200
-
-
-def test_request_id_is_returned_and_generated_when_missing(api_client):
-    given = api_client.get("/api/v1/health/live/", HTTP_X_REQUEST_ID="abc-123")
-    generated = api_client.get("/api/v1/health/live/")
-
-    assert given["X-Request-ID"] == "abc-123"
-    assert len(generated["X-Request-ID"]) == 32
+@pytest.fixture
+def expected_health_checks():
+    return EXPECTED_CHECKS

@@ -1,0 +1,214 @@
+"""The gateway's HTTP API: accept, read and list notifications, and the stats for admins."""
+
+import json
+import re
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.views import APIView
+
+from notification_common.authentication import IsInternal
+from notification_common.envelope import ok
+from notification_common.pagination import paginate
+from notification_common.request_context import get_request_id
+from notifications.constants import NotificationStatus, NotificationType
+from notifications.permissions import CanSendNotifications
+from notifications.selectors import notification_get_for_sender, notification_list, notification_stats
+from notifications.senders import sender_of
+from notifications.services import (
+    notification_accept,
+    notification_send_rate_limit_enforce,
+    notification_status_refresh,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REQUEST_ID_MAX_LENGTH = 128
+LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
+
+
+@extend_schema_field(OpenApiTypes.OBJECT)
+class BoundedJSONObjectField(serializers.Field):
+    """A JSON object with at most NOTIFICATION_OBJECT_MAX_KEYS keys and MAX_BYTES serialized."""
+
+    default_error_messages = {
+        "not_object": "Must be a JSON object.",
+        "too_many_keys": "Must have at most {max_keys} keys (got {keys}).",
+        "too_large": "Must be at most {max_bytes} bytes as JSON (got {size}).",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        max_keys = settings.NOTIFICATION_OBJECT_MAX_KEYS
+        if len(data) > max_keys:
+            self.fail("too_many_keys", max_keys=max_keys, keys=len(data))
+        max_bytes = settings.NOTIFICATION_OBJECT_MAX_BYTES
+        size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+        if size > max_bytes:
+            self.fail("too_large", max_bytes=max_bytes, size=size)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def _normalize_language(tag: str) -> str:
+    """pt-br, pt_BR -> pt-BR: the form the template service stores."""
+    primary, *rest = tag.replace("_", "-").split("-")
+    return "-".join([primary.lower(), *(part.upper() if len(part) == 2 else part for part in rest)])
+
+
+class NotificationOutputSerializer(serializers.Serializer):
+    notification_id = serializers.UUIDField(source="id")
+    notification_type = serializers.CharField()
+    user_id = serializers.UUIDField()
+    template_code = serializers.CharField()
+    language = serializers.CharField()
+    variables = serializers.JSONField()
+    priority = serializers.IntegerField()
+    metadata = serializers.JSONField()
+    request_id = serializers.CharField(source="idempotency_key", allow_null=True)
+    status = serializers.CharField()
+    queued = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_queued(self, notification) -> bool:
+        outbox = getattr(notification, "outbox", None)
+        return bool(outbox and outbox.published_at)
+
+
+class NotificationCollectionApi(APIView):
+    """POST accepts a notification, GET lists the sender's own (one URL, two operations)."""
+
+    class NotificationCreateInputSerializer(serializers.Serializer):
+        notification_type = serializers.ChoiceField(choices=NotificationType.choices)
+        user_id = serializers.UUIDField()
+        template_code = serializers.SlugField(max_length=100)
+        variables = BoundedJSONObjectField(required=False, default=dict)
+        metadata = BoundedJSONObjectField(required=False, default=dict)
+        priority = serializers.IntegerField(
+            required=False, default=5, min_value=1, max_value=10, help_text="1..10, 10 is most urgent."
+        )
+        language = serializers.CharField(required=False, max_length=35, help_text="e.g. en, pt-BR")
+        request_id = serializers.CharField(
+            required=False, max_length=REQUEST_ID_MAX_LENGTH, help_text="Idempotency key (or Idempotency-Key)."
+        )
+
+        def validate_priority(self, value):
+            if isinstance(self.initial_data.get("priority"), bool):
+                raise serializers.ValidationError("A valid integer is required.")
+            return value
+
+        def validate_language(self, value):
+            if not LANGUAGE_PATTERN.match(value):
+                raise serializers.ValidationError("Must be a language tag such as en or pt-BR.")
+            return _normalize_language(value)
+
+        def validate(self, attrs):
+            header = self.context.get("idempotency_header")
+            body_key = attrs.get("request_id")
+            if header is not None:
+                header = header.strip()
+                if not header or len(header) > REQUEST_ID_MAX_LENGTH:
+                    raise serializers.ValidationError(
+                        {"idempotency_key": [f"Must be 1 to {REQUEST_ID_MAX_LENGTH} characters."]}
+                    )
+                if body_key is not None and body_key != header:
+                    raise serializers.ValidationError(
+                        {"request_id": ["Differs from the Idempotency-Key header; send one or make them equal."]}
+                    )
+                attrs["request_id"] = header
+            attrs.setdefault("request_id", None)
+            attrs.setdefault("language", settings.NOTIFICATION_DEFAULT_LANGUAGE)
+            return attrs
+
+    class NotificationCreateOutputSerializer(NotificationOutputSerializer):
+        duplicate = serializers.BooleanField()
+
+    class NotificationListFilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=NotificationStatus.choices, required=False)
+        notification_type = serializers.ChoiceField(choices=NotificationType.choices, required=False)
+
+    class NotificationListOutputSerializer(NotificationOutputSerializer):
+        variables = None
+        metadata = None
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [CanSendNotifications()]
+        return [IsAuthenticated()]
+
+    @extend_schema(
+        operation_id="notification_create",
+        request=NotificationCreateInputSerializer,
+        responses={202: NotificationCreateOutputSerializer, 200: NotificationCreateOutputSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request):
+        sender = sender_of(request.user)
+        notification_send_rate_limit_enforce(sender=sender)
+        serializer = self.NotificationCreateInputSerializer(
+            data=request.data, context={"idempotency_header": request.headers.get(IDEMPOTENCY_HEADER)}
+        )
+        serializer.is_valid(raise_exception=True)
+        accepted = notification_accept(sender=sender, trace_id=get_request_id() or "", **serializer.validated_data)
+        notification = accepted.notification
+        notification.duplicate = accepted.duplicate
+        data = self.NotificationCreateOutputSerializer(notification).data
+        if accepted.duplicate:
+            return ok(data, message="Duplicate request: the original notification.", status=200)
+        return ok(data, message="Notification accepted.", status=202)
+
+    @extend_schema(
+        operation_id="notification_list",
+        parameters=[NotificationListFilterSerializer],
+        responses=NotificationListOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = self.NotificationListFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = notification_list(sender=sender_of(request.user).label, filters=filters.validated_data)
+        return paginate(queryset, request, self.NotificationListOutputSerializer)
+
+
+class NotificationDetailApi(APIView):
+    """The sender's notification with its live status from the user service's log."""
+
+    class NotificationDetailOutputSerializer(NotificationOutputSerializer):
+        status_source = serializers.CharField()
+        error = serializers.CharField(allow_null=True)
+        attempts = serializers.IntegerField()
+        history = serializers.ListField(child=serializers.DictField())
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(operation_id="notification_retrieve", responses=NotificationDetailOutputSerializer)
+    def get(self, request, notification_id: str):
+        notification = notification_get_for_sender(
+            notification_id=notification_id, sender=sender_of(request.user).label
+        )
+        live = notification_status_refresh(notification=notification)
+        log = live.log or {}
+        notification.status = live.status
+        notification.status_source = live.source
+        notification.error = log.get("error")
+        notification.attempts = log.get("attempts") or 0
+        notification.history = log.get("history") or []
+        notification.updated_at = log.get("updated_at") or notification.updated_at
+        return ok(self.NotificationDetailOutputSerializer(notification).data)
+
+
+class NotificationStatsApi(APIView):
+    """Outbox backlog and accepted counts, for the admin dashboard (internal keys only)."""
+
+    permission_classes = [IsInternal]
+
+    class NotificationStatsOutputSerializer(serializers.Serializer):
+        outbox = serializers.DictField()
+        accepted = serializers.DictField()
+
+    @extend_schema(operation_id="notification_stats", responses=NotificationStatsOutputSerializer)
+    def get(self, request):
+        return ok(self.NotificationStatsOutputSerializer(notification_stats()).data)

@@ -1,0 +1,67 @@
+"""Calls from the gateway to the user service (contracts in docs/architecture.md).
+
+Users are cached in Redis for ``USER_CACHE_SECONDS``: a burst of sends to one user costs
+one call. A failing cache only makes the call slower, never the request fail.
+"""
+
+import json
+import logging
+import random
+
+import redis
+from django.conf import settings
+
+from notification_common.exceptions import ApplicationError, DependencyUnavailable
+from notification_common.http_client import envelope_data
+from notification_common.redis_client import get_redis
+from notification_common.service_clients import user_client
+from notifications.constants import USER_CACHE_KEY, GatewayErrorCode
+
+logger = logging.getLogger(__name__)
+
+USER_SERVICE = "user_service"
+
+
+def _unexpected(response, what: str) -> DependencyUnavailable:
+    # A 401/403 here means this service's own key is wrong: the client cannot fix it.
+    logger.error("user service answered %s to %s", response.status_code, what, extra={"status": response.status_code})
+    return DependencyUnavailable(USER_SERVICE, f"user_service answered {response.status_code}; try again later.")
+
+
+def user_get(*, user_id: str) -> dict:
+    """The user as the user service describes it (`GET /api/v1/users/{id}/`), cached briefly."""
+    # The process's one Redis client rather than Django's cache, which builds a client per call.
+    key = USER_CACHE_KEY.format(user_id=user_id)
+    try:
+        cached = get_redis().get(key)
+    except redis.RedisError:
+        logger.warning("user cache unavailable; asking the user service")
+        cached = None
+    if cached is not None:
+        return json.loads(cached)
+
+    response = user_client().get(f"/api/v1/users/{user_id}/")
+    if response.status_code == 404:
+        # Not cached: a user registered a moment later must be found at once.
+        raise ApplicationError(GatewayErrorCode.USER_NOT_FOUND, f"User {user_id} does not exist.", 404)
+    user = envelope_data(response) if response.status_code == 200 else None
+    if not isinstance(user, dict):
+        raise _unexpected(response, "a user lookup")
+    try:
+        # Jittered, so users cached in one burst do not all expire (and are fetched) in one burst.
+        ttl = max(1, round(settings.USER_CACHE_SECONDS * random.uniform(0.75, 1.0)))
+        get_redis().set(key, json.dumps(user), ex=ttl)
+    except redis.RedisError:
+        logger.warning("user cache unavailable; user not cached")
+    return user
+
+
+def notification_status_get(*, notification_id: str) -> dict | None:
+    """The user service's log entry for a notification, or None when it has none yet."""
+    response = user_client().get(f"/api/v1/notifications/{notification_id}/status/")
+    if response.status_code == 404:
+        return None
+    data = envelope_data(response) if response.status_code == 200 else None
+    if not isinstance(data, dict):
+        raise _unexpected(response, "a status lookup")
+    return data

@@ -1,0 +1,67 @@
+"""Reads of the gateway's own records."""
+
+import uuid
+from datetime import timedelta
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from notification_common.exceptions import NotFound
+from notifications.constants import NotificationType
+from notifications.models import NotificationRequest, OutboxMessage
+
+
+def notification_get_by_idempotency_key(*, sender: str, idempotency_key: str) -> NotificationRequest | None:
+    # Asked on every send with a key and almost always empty: look for the id alone (the
+    # cheapest query to build), load the row only for a real duplicate.
+    ids = NotificationRequest.objects.filter(sender=sender, idempotency_key=idempotency_key).values_list(
+        "pk", flat=True
+    )
+    found = list(ids[:1])
+    return NotificationRequest.objects.get(pk=found[0]) if found else None
+
+
+def notification_get_for_sender(*, notification_id: str, sender: str) -> NotificationRequest:
+    """The sender's own notification; anyone else gets the same 404 as for an unknown id."""
+    try:
+        notification_id = uuid.UUID(str(notification_id))
+        return NotificationRequest.objects.select_related("outbox").get(pk=notification_id, sender=sender)
+    except (NotificationRequest.DoesNotExist, ValueError):
+        raise NotFound("Notification not found.") from None
+
+
+def notification_list(*, sender: str, filters: dict | None = None):
+    filters = filters or {}
+    queryset = NotificationRequest.objects.select_related("outbox").filter(sender=sender)
+    if filters.get("status"):
+        queryset = queryset.filter(status=filters["status"])
+    if filters.get("notification_type"):
+        queryset = queryset.filter(notification_type=filters["notification_type"])
+    return queryset.order_by("-created_at", "-id")
+
+
+def outbox_backlog() -> dict:
+    """Unpublished outbox rows and the age in seconds of the oldest (0 when none)."""
+    result = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
+        backlog=Count("id"), oldest=Min("created_at")
+    )
+    oldest = result["oldest"]
+    age = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
+    return {"backlog": result["backlog"], "oldest_age_seconds": round(age, 3)}
+
+
+def notification_stats() -> dict:
+    now = timezone.now()
+    windows = {"last_hour": now - timedelta(hours=1), "last_day": now - timedelta(days=1), "total": None}
+    aggregates = {}
+    for window, since in windows.items():
+        for channel in NotificationType.values:
+            condition = Q(notification_type=channel)
+            if since is not None:
+                condition &= Q(created_at__gte=since)
+            aggregates[f"{window}__{channel}"] = Count("id", filter=condition)
+    counts = NotificationRequest.objects.aggregate(**aggregates)
+    accepted = {
+        window: {channel: counts[f"{window}__{channel}"] for channel in NotificationType.values} for window in windows
+    }
+    return {"outbox": outbox_backlog(), "accepted": accepted}

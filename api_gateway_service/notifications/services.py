@@ -1,0 +1,358 @@
+"""Writes of the gateway: accept a notification (idempotently) into the outbox, publish it.
+
+Accepting stores the request and its outbox row in one transaction; publishing happens after
+commit, and ``relay_outbox`` publishes whatever that left behind (docs/api_gateway.md).
+"""
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from notification_common import ratelimit
+from notification_common.conf import common_settings
+from notification_common.exceptions import ApplicationError, DependencyUnavailable
+from notification_common.rabbitmq import PublishError, get_publisher
+from notifications.clients import notification_status_get, user_get
+from notifications.constants import (
+    MESSAGE_SCHEMA_VERSION,
+    RATE_LIMIT_KEY_PREFIX,
+    ROUTING_KEYS,
+    TRACE_ID_HEADER,
+    GatewayErrorCode,
+    NotificationStatus,
+    NotificationType,
+    StatusSource,
+)
+from notifications.models import NotificationRequest, OutboxMessage
+from notifications.selectors import notification_get_by_idempotency_key
+from notifications.senders import Sender
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AcceptedNotification:
+    notification: NotificationRequest
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class NotificationLiveStatus:
+    status: str
+    source: str
+    log: dict | None  # the user service's log entry, when it has one
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    published: int
+    error: str | None = None
+
+
+# -- rate limits -----------------------------------------------------------------------------
+
+
+def notification_send_rate_limit_enforce(*, sender: Sender) -> None:
+    """Count one send for the sender; 429 with Retry-After when over its limit."""
+    limit = settings.RATE_LIMIT_PER_USER if sender.is_user else settings.RATE_LIMIT_PER_KEY
+    try:
+        ratelimit.enforce(
+            f"{RATE_LIMIT_KEY_PREFIX}:{sender.label}",
+            limit=limit,
+            window_seconds=settings.RATE_LIMIT_WINDOW_SECONDS,
+            message=f"Rate limit of {limit} notifications per {settings.RATE_LIMIT_WINDOW_SECONDS} s reached.",
+        )
+    except redis.RedisError:
+        # Failing open: refusing every notification because Redis blinked is worse than a
+        # short spell without limits. Health reports Redis down meanwhile.
+        logger.warning("rate limiter unavailable; request allowed")
+
+
+# -- accepting ---------------------------------------------------------------------------------
+
+
+def notification_request_hash(
+    *,
+    notification_type: str,
+    user_id: str,
+    template_code: str,
+    language: str,
+    variables: dict,
+    priority: int,
+    metadata: dict,
+) -> str:
+    """sha256 of the canonical JSON of what decides the delivery (not the idempotency key)."""
+    canonical = json.dumps(
+        {
+            "notification_type": notification_type,
+            "user_id": str(user_id),
+            "template_code": template_code,
+            "language": language,
+            "variables": variables,
+            "priority": priority,
+            "metadata": metadata,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _duplicate_of(existing: NotificationRequest, request_hash: str) -> AcceptedNotification:
+    if existing.request_hash != request_hash:
+        raise ApplicationError(
+            GatewayErrorCode.IDEMPOTENCY_CONFLICT,
+            f"request_id {existing.idempotency_key!r} was already used with a different body.",
+            409,
+            data={"request_id": existing.idempotency_key, "notification_id": str(existing.id)},
+        )
+    return AcceptedNotification(notification=existing, duplicate=True)
+
+
+def notification_recipient(*, user: dict, notification_type: str) -> dict:
+    """The recipient snapshot the worker delivers to; refuses users who cannot receive it."""
+    user_id = user.get("id")
+    if not user.get("is_active", False):
+        raise ApplicationError(GatewayErrorCode.USER_INACTIVE, f"User {user_id} is inactive.", 422)
+    preferences = user.get("preferences") or {}
+    if preferences.get(notification_type) is not True:
+        raise ApplicationError(
+            GatewayErrorCode.PREFERENCE_DISABLED,
+            f"User {user_id} has turned {notification_type} notifications off.",
+            422,
+            data={"notification_type": notification_type},
+        )
+    name = user.get("name") or ""
+    if notification_type == NotificationType.EMAIL:
+        return {"email": user.get("email") or "", "name": name}
+    tokens = []
+    for device in user.get("devices") or []:
+        token = device.get("token")
+        if device.get("active", True) and token and token not in tokens:
+            tokens.append(token)
+    if not tokens:
+        raise ApplicationError(GatewayErrorCode.NO_ACTIVE_DEVICE, f"User {user_id} has no active push device.", 422)
+    return {"push_tokens": tokens, "name": name}
+
+
+def notification_accept(
+    *,
+    sender: Sender,
+    notification_type: str,
+    user_id,
+    template_code: str,
+    language: str,
+    variables: dict,
+    priority: int,
+    metadata: dict,
+    request_id: str | None,
+    trace_id: str,
+) -> AcceptedNotification:
+    """Accept a notification once per (sender, request_id); publish it after commit."""
+    user_id = str(user_id)
+    if sender.is_user and sender.user_id != user_id:
+        raise ApplicationError(
+            GatewayErrorCode.PERMISSION_DENIED,
+            "A user token may only send notifications to its own user.",
+            403,
+            data={"user_id": ["Must be the id of the token's user."]},
+        )
+    request_hash = notification_request_hash(
+        notification_type=notification_type,
+        user_id=user_id,
+        template_code=template_code,
+        language=language,
+        variables=variables,
+        priority=priority,
+        metadata=metadata,
+    )
+    # A replay answers from the stored request, without asking the user service again.
+    if request_id:
+        existing = notification_get_by_idempotency_key(sender=sender.label, idempotency_key=request_id)
+        if existing is not None:
+            return _duplicate_of(existing, request_hash)
+
+    recipient = notification_recipient(user=user_get(user_id=user_id), notification_type=notification_type)
+    try:
+        notification = _notification_store(
+            sender=sender.label,
+            idempotency_key=request_id,
+            request_hash=request_hash,
+            notification_type=notification_type,
+            user_id=user_id,
+            template_code=template_code,
+            language=language,
+            variables=variables,
+            priority=priority,
+            metadata=metadata,
+            trace_id=trace_id,
+            recipient=recipient,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key committed first: answer as its duplicate.
+        existing = (
+            notification_get_by_idempotency_key(sender=sender.label, idempotency_key=request_id) if request_id else None
+        )
+        if existing is None:
+            raise
+        return _duplicate_of(existing, request_hash)
+    return AcceptedNotification(notification=notification, duplicate=False)
+
+
+def notification_message(*, notification: NotificationRequest, recipient: dict) -> dict:
+    """The queue message, schema 1 (docs/architecture.md, "Queue message")."""
+    return {
+        "schema": MESSAGE_SCHEMA_VERSION,
+        "notification_id": str(notification.id),
+        "notification_type": notification.notification_type,
+        "user_id": str(notification.user_id),
+        "template_code": notification.template_code,
+        "language": notification.language,
+        "variables": notification.variables,
+        "priority": notification.priority,
+        "metadata": notification.metadata,
+        "request_id": notification.idempotency_key,
+        "trace_id": notification.trace_id,
+        "recipient": recipient,
+        "created_at": notification.created_at.isoformat(),
+    }
+
+
+@transaction.atomic
+def _notification_store(*, recipient: dict, **fields) -> NotificationRequest:
+    notification = NotificationRequest.objects.create(**fields)
+    outbox = OutboxMessage.objects.create(
+        notification=notification,
+        routing_key=ROUTING_KEYS[notification.notification_type],
+        body=notification_message(notification=notification, recipient=recipient),
+        headers={TRACE_ID_HEADER: notification.trace_id},
+        priority=notification.priority,
+    )
+    # robust: the request is committed whatever publishing does; the relay is the fallback.
+    transaction.on_commit(partial(outbox_publish, outbox=outbox), robust=True)
+    return notification
+
+
+# -- publishing --------------------------------------------------------------------------------
+
+# Broker URL -> monotonic time until which requests leave publishing to the relay.
+_publish_paused_until: dict[str, float] = {}
+_pause_lock = threading.Lock()
+
+
+def _publish(publisher, outbox: OutboxMessage) -> None:
+    publisher.publish(
+        outbox.routing_key,
+        outbox.body,
+        headers=outbox.headers,
+        message_id=outbox.message_id,
+        priority=outbox.priority,
+    )
+
+
+def outbox_publish(*, outbox: OutboxMessage) -> bool:
+    """Publish one committed outbox row and mark it; on failure leave it to the relay."""
+    url = common_settings.RABBITMQ_URL
+    if time.monotonic() < _publish_paused_until.get(url, 0.0):
+        return False
+    try:
+        _publish(get_publisher(url), outbox)
+    except PublishError as exc:
+        with _pause_lock:
+            _publish_paused_until[url] = time.monotonic() + settings.OUTBOX_PUBLISH_BACKOFF_SECONDS
+        logger.warning(
+            "publish failed; the outbox relay will retry",
+            extra={"notification_id": outbox.message_id, "error": str(exc)},
+        )
+        OutboxMessage.objects.filter(pk=outbox.pk).update(attempts=F("attempts") + 1, last_error=str(exc)[:1000])
+        return False
+    _outbox_mark_published(outbox_id=outbox.pk)
+    outbox.published_at = timezone.now()
+    return True
+
+
+def _outbox_mark_published(*, outbox_id: int) -> None:
+    # The mark is advisory: if a crash loses it, the relay publishes the row again and the
+    # workers' idempotency absorbs the duplicate. So this one statement (its own transaction)
+    # turns off the wait for the WAL flush, sparing every accepted request a second fsync.
+    # Conditional: the relay may have published and marked the row meanwhile.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) "
+            f"UPDATE {OutboxMessage._meta.db_table} SET published_at = now(), attempts = attempts + 1, "
+            "last_error = '' WHERE id = %s AND published_at IS NULL AND EXISTS (SELECT FROM relaxed)",
+            [outbox_id],
+        )
+
+
+def outbox_relay_batch(*, batch_size: int, grace_seconds: float) -> RelayResult:
+    """Publish up to ``batch_size`` unpublished rows, oldest first; stop at the first failure.
+
+    Rows stay locked (FOR UPDATE SKIP LOCKED) while they are published, so several relays
+    never publish the same row; a crash between publish and commit publishes it again,
+    which the workers' idempotency absorbs.
+    """
+    url = common_settings.RABBITMQ_URL
+    publisher = get_publisher(url)
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    published: list[int] = []
+    error = None
+    with transaction.atomic():
+        rows = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True)
+            .filter(published_at__isnull=True, created_at__lte=cutoff)
+            .order_by("created_at", "id")[:batch_size]
+        )
+        for row in rows:
+            try:
+                _publish(publisher, row)
+            except PublishError as exc:
+                # Keep the order: the rest waits for the next round rather than overtaking.
+                error = str(exc)
+                OutboxMessage.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=error[:1000])
+                break
+            published.append(row.pk)
+        if published:
+            OutboxMessage.objects.filter(pk__in=published).update(
+                published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+            )
+    return RelayResult(published=len(published), error=error)
+
+
+def outbox_requeue(*, outbox_ids: list[int]) -> int:
+    """Mark published rows unpublished so the relay sends them again; returns how many."""
+    return OutboxMessage.objects.filter(pk__in=outbox_ids, published_at__isnull=False).update(
+        published_at=None, last_error=""
+    )
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def notification_status_refresh(*, notification: NotificationRequest) -> NotificationLiveStatus:
+    """The live status from the user service's log, remembered on the gateway's record.
+
+    With the user service down the gateway's last known status is answered instead.
+    """
+    try:
+        log = notification_status_get(notification_id=str(notification.id))
+    except DependencyUnavailable:
+        return NotificationLiveStatus(status=notification.status, source=StatusSource.GATEWAY, log=None)
+    status = (log or {}).get("status") or NotificationStatus.PENDING
+    if status in NotificationStatus.values and status != notification.status:
+        NotificationRequest.objects.filter(pk=notification.pk).update(status=status, updated_at=timezone.now())
+        notification.status = status
+    return NotificationLiveStatus(status=status, source=StatusSource.USER_SERVICE, log=log)
