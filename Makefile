@@ -7,7 +7,7 @@ SERVICES := api_gateway_service user_service template_service email_service push
 REQUIREMENTS := requirements-base.txt requirements-dev.txt notification_common/pyproject.toml $(foreach s,$(SERVICES),$(s)/requirements.txt)
 STAMP := $(VENV)/.installed
 
-.PHONY: install infra migrate dev test test-common test-services test-e2e lint check bench demo clean $(addprefix test-,$(SERVICES))
+.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e lint check bench demo clean $(addprefix test-,$(SERVICES))
 
 install: $(STAMP)
 
@@ -58,6 +58,9 @@ bench: migrate
 
 demo: install
 	$(PY) scripts/demo.py
+
+createadmin: migrate
+	cd admin_service && $(PY) manage.py createadmin
 
 clean:
 	rm -rf $(VENV) var
