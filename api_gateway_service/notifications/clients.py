@@ -28,15 +28,20 @@ def _unexpected(response, what: str) -> DependencyUnavailable:
     return DependencyUnavailable(USER_SERVICE, f"user_service answered {response.status_code}; try again later.")
 
 
-def user_get(*, user_id: str) -> dict:
-    """The user as the user service describes it (`GET /api/v1/users/{id}/`), cached briefly."""
+def user_get(*, user_id: str, fresh: bool = False) -> dict:
+    """The user as the user service describes it (`GET /api/v1/users/{id}/`), cached briefly.
+
+    ``fresh=True`` skips the cache (and refreshes it): used before refusing a request
+    because of what a cached copy says.
+    """
     # The process's one Redis client rather than Django's cache, which builds a client per call.
     key = USER_CACHE_KEY.format(user_id=user_id)
+    cached = None
     try:
-        cached = get_redis().get(key)
+        if not fresh:
+            cached = get_redis().get(key)
     except redis.RedisError:
         logger.warning("user cache unavailable; asking the user service")
-        cached = None
     if cached is not None:
         return json.loads(cached)
 

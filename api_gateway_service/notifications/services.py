@@ -148,6 +148,11 @@ def notification_recipient(*, user: dict, notification_type: str) -> dict:
     return {"push_tokens": tokens, "name": name}
 
 
+_REFUSALS_WORTH_A_FRESH_LOOK = frozenset(
+    {GatewayErrorCode.USER_INACTIVE, GatewayErrorCode.PREFERENCE_DISABLED, GatewayErrorCode.NO_ACTIVE_DEVICE}
+)
+
+
 def notification_accept(
     *,
     sender: Sender,
@@ -185,7 +190,16 @@ def notification_accept(
         if existing is not None:
             return _duplicate_of(existing, request_hash)
 
-    recipient = notification_recipient(user=user_get(user_id=user_id), notification_type=notification_type)
+    try:
+        recipient = notification_recipient(user=user_get(user_id=user_id), notification_type=notification_type)
+    except ApplicationError as refusal:
+        if refusal.code not in _REFUSALS_WORTH_A_FRESH_LOOK:
+            raise
+        # The cached copy may predate a device added or a preference turned on a moment ago:
+        # refuse only on what the user service says now.
+        recipient = notification_recipient(
+            user=user_get(user_id=user_id, fresh=True), notification_type=notification_type
+        )
     try:
         notification = _notification_store(
             sender=sender.label,

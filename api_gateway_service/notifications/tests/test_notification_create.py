@@ -294,6 +294,16 @@ def test_push_without_an_active_device_is_422(send, user_service):
     assert_envelope(response, status=422, error="no_active_device")
 
 
+def test_a_device_added_after_the_user_was_cached_is_used_at_once(send, user_service):
+    user_id = user_service.add_user(devices=[])
+    assert_envelope(send(notification_body(user_id, notification_type="push")), status=422, error="no_active_device")
+    user_service.add_user(user_id=user_id, devices=[{"token": "tok-new", "active": True}])
+
+    response = send(notification_body(user_id, notification_type="push"))
+
+    assert_envelope(response, status=202)
+
+
 def test_email_with_push_off_is_still_accepted(send, user_service):
     user_id = user_service.add_user(push_enabled=False, devices=[])
 
