@@ -91,7 +91,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         messages.warning(request, f"API key {api_key.name}: {raw} — copy it now, it is not shown again.")
 
     def save_related(self, request, form, formsets, change):
-        pass
+        return None  # api_key_create in save_model already stored everything; no inlines or m2m
 
     def response_add(self, request, obj, post_url_continue=None):
         return super().response_add(request, self._created, post_url_continue)

@@ -76,7 +76,8 @@ def version_set(template_id, language: str, version: int, snapshot: dict) -> Non
     try:
         cache.set(_version_key(template_id, language, version), snapshot, timeout=None)
     except RedisError:
-        pass
+        # Only a cache fill: the version is read from the database again next time.
+        logger.warning("could not cache template version %s/%s/v%s", template_id, language, version)
 
 
 class LocalLRU:
