@@ -18,6 +18,9 @@ accesslog = None  # requests are logged as JSON by the services themselves
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+# gunicorn's control socket lives at one path per user: six services on one machine would
+# fight over it. Nothing here uses it.
+control_socket_disable = True
 
 
 def on_starting(server):
