@@ -26,6 +26,7 @@ from firebase_admin import _utils, credentials, exceptions, messaging
 from notification_common.loopback.fcm import OUTCOMES, LoopbackFCMServer
 from notification_common.loopback.firebase_offline import disable_background_lookups
 from notification_common.loopback.service_account import generate_service_account
+from notification_common.testing.network import LOOPBACK_HOSTS, guard_loopback_only
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:MulticastMessage.tokens is deprecated:DeprecationWarning",
@@ -185,27 +186,7 @@ def test_no_connection_leaves_loopback_during_send(fcm, make_app, monkeypatch):
     """google-auth >= 2.55 looks up the "regional access boundary" at
     iamcredentials.googleapis.com in a background thread after token refresh.
     disable_background_lookups() must keep every connection on loopback."""
-    hosts: list[str] = []
-    real_getaddrinfo = socket.getaddrinfo
-    real_create_connection = socket.create_connection
-
-    def is_loopback(host) -> bool:
-        return host in ("127.0.0.1", "::1", "localhost")
-
-    def recording_getaddrinfo(host, *args, **kwargs):
-        hosts.append(host)
-        if not is_loopback(host):  # never reach the network from a test
-            raise socket.gaierror(socket.EAI_NONAME, "blocked by test")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def recording_create_connection(address, *args, **kwargs):
-        hosts.append(address[0])
-        if not is_loopback(address[0]):
-            raise OSError("blocked by test")
-        return real_create_connection(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
-    monkeypatch.setattr(socket, "create_connection", recording_create_connection)
+    hosts = guard_loopback_only(monkeypatch)
 
     def send_and_settle(app):
         response = messaging.send_each_for_multicast(
@@ -217,7 +198,7 @@ def test_no_connection_leaves_loopback_during_send(fcm, make_app, monkeypatch):
                 thread.join(timeout=5)
 
     send_and_settle(make_app(offline=True))
-    assert hosts and all(is_loopback(h) for h in hosts), hosts
+    assert hosts and all(h in LOOPBACK_HOSTS for h in hosts), hosts
 
     # Control: without disable_background_lookups the SDK does try to leave loopback, so the
     # check above is able to see it.

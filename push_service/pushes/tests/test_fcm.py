@@ -3,7 +3,6 @@ configuration, per-device results, the circuit breaker, and no connection leavin
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -11,6 +10,7 @@ from firebase_admin import messaging
 
 from notification_common.circuit import CircuitBreaker
 from notification_common.loopback.fcm import LoopbackFCMServer
+from notification_common.testing.network import LOOPBACK_HOSTS, guard_loopback_only
 from pushes.fcm import (
     DEACTIVATE,
     PERMANENT,
@@ -124,26 +124,7 @@ def test_token_endpoint_down_is_fcm_unavailable(tmp_path):
 def test_no_connection_leaves_loopback_during_a_send(fcm, service_account, monkeypatch):
     """google-auth >= 2.55 starts a background "regional access boundary" lookup at
     iamcredentials.googleapis.com after a token refresh; PushService turns it off."""
-    hosts: list[str] = []
-    real_getaddrinfo, real_create_connection = socket.getaddrinfo, socket.create_connection
-
-    def is_loopback(host) -> bool:
-        return host in ("127.0.0.1", "::1", "localhost")
-
-    def recording_getaddrinfo(host, *args, **kwargs):
-        hosts.append(host)
-        if not is_loopback(host):  # never reach the network from a test
-            raise socket.gaierror(socket.EAI_NONAME, "blocked by test")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    def recording_create_connection(address, *args, **kwargs):
-        hosts.append(address[0])
-        if not is_loopback(address[0]):
-            raise OSError("blocked by test")
-        return real_create_connection(address, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
-    monkeypatch.setattr(socket, "create_connection", recording_create_connection)
+    hosts = guard_loopback_only(monkeypatch)
     service = PushService(service_account_path=service_account, endpoint=fcm.url)
     try:
         service.warm_up()
@@ -154,4 +135,4 @@ def test_no_connection_leaves_loopback_during_a_send(fcm, service_account, monke
     finally:
         service.close()
 
-    assert hosts and all(is_loopback(h) for h in hosts), hosts
+    assert hosts and all(h in LOOPBACK_HOSTS for h in hosts), hosts
