@@ -15,7 +15,8 @@ from notification_common.exceptions import ApplicationError, DependencyUnavailab
 from notification_common.http_client import envelope_data
 from notification_common.redis_client import get_redis
 from notification_common.service_clients import user_client
-from notifications.constants import USER_CACHE_KEY, GatewayErrorCode
+from notification_common.user_snapshots import user_snapshot_key
+from notifications.constants import GatewayErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def user_get(*, user_id: str, fresh: bool = False) -> dict:
     because of what a cached copy says.
     """
     # The process's one Redis client rather than Django's cache, which builds a client per call.
-    key = USER_CACHE_KEY.format(user_id=user_id)
+    key = user_snapshot_key(user_id)
     cached = None
     try:
         if not fresh:

@@ -49,5 +49,4 @@ class StatusSource:
 SENDER_USER_PREFIX = "user:"
 SENDER_KEY_PREFIX = "key:"
 TRACE_ID_HEADER = "x-request-id"
-USER_CACHE_KEY = "api_gateway_service:user:v1:{user_id}"
 RATE_LIMIT_KEY_PREFIX = "gateway:send"

@@ -15,6 +15,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
+from notification_common.user_snapshots import user_snapshot_forget
 from users import tokens
 from users.constants import DeliveryStatus, Platform, StatusOutcome, UserErrorCode
 from users.login_limits import login_failure_record, login_failures_reset, login_refuse_if_locked
@@ -85,6 +86,7 @@ def user_update(*, user: User, name: str | None = None, preferences: dict | None
             setattr(prefs, channel, enabled)
         prefs.save()
         user.preferences = prefs
+        user_snapshot_forget(user.id)
     return user
 
 
@@ -109,6 +111,7 @@ def user_set_active(*, user_id: uuid.UUID, active: bool) -> User:
     updated = User.objects.filter(id=user_id).update(is_active=active, updated_at=timezone.now())
     if not updated:
         raise NotFound("User not found.")
+    user_snapshot_forget(user_id)
     return user_get(user_id=user_id)
 
 
@@ -177,25 +180,32 @@ def device_add(*, user: User, token: str, platform: str | None = None, name: str
         changes["platform"] = platform
     if name:
         changes["name"] = name
-    return Device.objects.update_or_create(
+    result = Device.objects.update_or_create(
         user=user,
         token=token,
         defaults=changes,
         create_defaults={**changes, "platform": platform or Platform.DEFAULT, "name": name},
     )
+    user_snapshot_forget(user.id)
+    return result
 
 
 def device_remove(*, user_id: uuid.UUID, device_id: uuid.UUID) -> None:
     deleted, _ = Device.objects.filter(user_id=user_id, id=device_id).delete()
     if not deleted:
         raise NotFound("Device not found.")
+    user_snapshot_forget(user_id)
 
 
 def devices_deactivate_by_token(*, token: str, reason: str = "") -> int:
     """Deactivate every active device with this token (the push service's dead tokens)."""
-    return Device.objects.filter(token=token, active=True).update(
+    devices = Device.objects.filter(token=token, active=True)
+    owners = set(devices.values_list("user_id", flat=True))
+    count = devices.update(
         active=False, deactivated_at=timezone.now(), deactivation_reason=reason[:200], updated_at=timezone.now()
     )
+    user_snapshot_forget(*owners)
+    return count
 
 
 # --- delivery status --------------------------------------------------------------------
