@@ -57,6 +57,17 @@ def actor_name(user) -> str:
     return user.get_username() if user is not None else SYSTEM_ACTOR
 
 
+def admin_site_login_audit(*, username: str, succeeded: bool, ip: str | None, target: str = "") -> None:
+    """Logins through the Django admin site's form, audited like the API's."""
+    audit_record(
+        actor=(username or "").strip().lower() if not succeeded else username,
+        action=AuditAction.LOGIN_SUCCEEDED if succeeded else AuditAction.LOGIN_FAILED,
+        target=target,
+        details={"via": "admin_site"} if succeeded else {"via": "admin_site", "reason": "bad_credentials"},
+        ip=ip,
+    )
+
+
 # -- admin accounts -----------------------------------------------------------------------
 def _login_limits(identifier: str, ip: str | None) -> list[tuple[str, int]]:
     limits = [(f"admin-login:account:{identifier}", settings.ADMIN_LOGIN_ATTEMPTS_PER_ACCOUNT)]

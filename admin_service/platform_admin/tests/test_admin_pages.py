@@ -12,7 +12,7 @@ from notification_common.testing.rabbit import drain
 from platform_admin.constants import AuditAction
 from platform_admin.models import ApiKey, AuditEntry, DeadLetter
 from platform_admin.services import audit_record
-from platform_admin.tests.factories import ApiKeyFactory, DeadLetterFactory
+from platform_admin.tests.factories import ADMIN_PASSWORD, ApiKeyFactory, DeadLetterFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -175,3 +175,16 @@ def test_login_form_attempts_are_rate_limited(settings, admin_user):
     response = browser.post(reverse("admin:login"), {"username": "ada", "password": "wrong"})
 
     assert response.status_code == 429 and int(response["Retry-After"]) > 0
+
+
+def test_admin_site_logins_are_audited_both_ways(admin_user):
+    browser = Client()
+
+    browser.post(reverse("admin:login"), {"username": "ada", "password": "wrong"})
+    browser.post(reverse("admin:login"), {"username": "ada", "password": ADMIN_PASSWORD})
+
+    entries = list(AuditEntry.objects.order_by("created_at").values_list("action", "actor", "details"))
+    assert entries == [
+        (AuditAction.LOGIN_FAILED, "ada", {"via": "admin_site", "reason": "bad_credentials"}),
+        (AuditAction.LOGIN_SUCCEEDED, "ada", {"via": "admin_site"}),
+    ]
