@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+from notification_common.testing.processes import wait_until_serving
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_DIR = ROOT / "template_service"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -44,17 +46,10 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {server.returncode}")
-        try:
-            if httpx.get(f"{base_url}/api/v1/health/live/", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the template service did not answer at {base_url} within {timeout}s")
+    try:
+        wait_until_serving(base_url, server, timeout=timeout, what="the template service")
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def create_template(client: httpx.Client, code: str) -> None:

@@ -29,6 +29,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from notification_common.testing.processes import wait_until_serving
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_DIR = ROOT / "user_service"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -157,19 +159,13 @@ def start_gunicorn(database_url: str, workers: int) -> tuple[subprocess.Popen, s
         text=True,
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn exited: {process.stderr.read()}")
-        try:
-            if httpx.get(f"{base_url}/api/v1/health/live/", timeout=1).status_code == 200:
-                log(f"gunicorn ({workers} workers) on {base_url}")
-                return process, base_url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("gunicorn did not answer within 30 s")
+    try:
+        wait_until_serving(base_url, process, timeout=30, what="the user service (gunicorn)")
+    except RuntimeError as exc:
+        process.terminate()
+        raise SystemExit(f"{exc}: {process.stderr.read()}") from None
+    log(f"gunicorn ({workers} workers) on {base_url}")
+    return process, base_url
 
 
 def percentile(samples: list[float], pct: int) -> float:

@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import requests
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
@@ -19,6 +18,7 @@ from notification_common.api_keys import verify_api_key
 from notification_common.conf import common_settings
 from notification_common.service_clients import reset_clients
 from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL
+from notification_common.testing.processes import wait_until_serving
 from platform_admin.models import ApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -57,16 +57,7 @@ def admin_service_url(django_db_setup):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"{url}/api/v1/health/live/", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the admin service did not start")
-            time.sleep(0.1)
+        wait_until_serving(url, process, timeout=20, what="the admin service")
         yield url
     finally:
         process.terminate()

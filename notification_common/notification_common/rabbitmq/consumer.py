@@ -381,10 +381,10 @@ class BaseConsumer(QueueConsumer):
         return results
 
     def on_retry(self, message: ConsumedMessage, error: Exception, next_attempt: int, delay_seconds: float) -> None:
-        pass
+        """Called after a message was sent to a delay queue (e.g. to report "pending")."""
 
     def on_dead_letter(self, message: ConsumedMessage, reason: str) -> None:
-        pass
+        """Called after a message was moved to failed.queue (e.g. to report "failed")."""
 
     # -- processing ---------------------------------------------------------------
     def _process(self, batch: list[_Delivery]) -> int:
