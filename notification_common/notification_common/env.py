@@ -77,7 +77,9 @@ def database_from_url(url: str) -> dict:
         "PORT": str(parsed.port or 5432),
         "CONN_MAX_AGE": 60,
         "CONN_HEALTH_CHECKS": True,
-        "TEST": {"NAME": f"test_{name}"},
+        # TEST_DB_SUFFIX lets two test runs of one service share a machine (parallel
+        # checkouts, helpers) without creating and dropping each other's test database.
+        "TEST": {"NAME": f"test_{name}{os.environ.get('TEST_DB_SUFFIX', '')}"},
     }
 
 
