@@ -30,6 +30,10 @@ DEFAULTS = {
     "HTTP_BACKOFF_SECONDS": 0.1,
     "CIRCUIT_FAILURE_THRESHOLD": 5,
     "CIRCUIT_RESET_SECONDS": 15.0,
+    # A half-open trial that never reports back is forgotten after this long.
+    "CIRCUIT_TRIAL_TIMEOUT_SECONDS": 30.0,
+    # Retry-After of a 503 answered while a database, Redis, the broker or a service is down.
+    "OUTAGE_RETRY_AFTER_SECONDS": 5,
     # Health: the dependency checks this service runs ("database", "redis", "rabbitmq")
     # plus dotted paths to callables returning a dict {"status": "up"|"down", ...details}.
     "HEALTH_CHECKS": ["database", "redis"],

@@ -59,14 +59,28 @@ class NotFound(ApplicationError):
 
 
 class DependencyUnavailable(ApplicationError):
-    def __init__(self, dependency: str, message: str | None = None):
+    """503 with ``Retry-After``: something this service needs (a database, Redis, the broker,
+    another service) cannot answer right now; the same request can be sent again later."""
+
+    def __init__(self, dependency: str, message: str | None = None, *, retry_after: float | None = None):
+        seconds = _retry_after_seconds(retry_after)
         super().__init__(
             ErrorCode.DEPENDENCY_UNAVAILABLE,
             message or f"{dependency} is unavailable, try again later.",
             status.HTTP_503_SERVICE_UNAVAILABLE,
             data={"dependency": dependency},
+            headers={"Retry-After": str(seconds)},
         )
         self.dependency = dependency
+        self.retry_after = seconds
+
+
+def _retry_after_seconds(value: float | None) -> int:
+    if value is None:
+        from notification_common.conf import common_settings
+
+        value = common_settings.OUTAGE_RETRY_AFTER_SECONDS
+    return max(1, int(-(-float(value) // 1)))  # whole seconds, rounded up, at least 1
 
 
 class RateLimited(ApplicationError):

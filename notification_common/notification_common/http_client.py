@@ -49,6 +49,7 @@ class ServiceClient:
             name,
             failure_threshold=common_settings.CIRCUIT_FAILURE_THRESHOLD,
             reset_seconds=common_settings.CIRCUIT_RESET_SECONDS,
+            trial_timeout=common_settings.CIRCUIT_TRIAL_TIMEOUT_SECONDS,
         )
         self._local = threading.local()
 
@@ -88,27 +89,33 @@ class ServiceClient:
         last_error = "no attempt made"
         for attempt in range(1, attempts + 1):
             try:
-                self.breaker.before_call()
+                # attempt() records an outcome on every path, an unexpected exception included,
+                # so a half-open trial can never hold the circuit open for good.
+                with self.breaker.attempt() as outcome:
+                    try:
+                        response = self._session().request(
+                            method,
+                            url,
+                            json=json,
+                            params=params,
+                            headers=send_headers,
+                            timeout=(self.connect_timeout, self.read_timeout),
+                        )
+                    except requests.RequestException as exc:
+                        outcome.failure()  # timeout, refused or reset connection
+                        response = None
+                        last_error = f"{type(exc).__name__}: {exc}"
+                    else:
+                        if response.status_code >= 500:
+                            outcome.failure()
+                            last_error = f"HTTP {response.status_code}"
+                        # A 4xx is a success for the breaker: the service is up and answered.
             except CircuitOpenError as exc:
-                raise DependencyUnavailable(self.name, f"{self.name} is unavailable (circuit open).") from exc
-            try:
-                response = self._session().request(
-                    method,
-                    url,
-                    json=json,
-                    params=params,
-                    headers=send_headers,
-                    timeout=(self.connect_timeout, self.read_timeout),
-                )
-            except requests.RequestException as exc:
-                self.breaker.record_failure()
-                last_error = f"{type(exc).__name__}: {exc}"
-            else:
-                if response.status_code < 500:
-                    self.breaker.record_success()
-                    return response
-                self.breaker.record_failure()
-                last_error = f"HTTP {response.status_code}"
+                raise DependencyUnavailable(
+                    self.name, f"{self.name} is unavailable (circuit open).", retry_after=exc.retry_in
+                ) from exc
+            if response is not None and response.status_code < 500:
+                return response
             if attempt < attempts:
                 time.sleep(self.backoff_seconds * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0))
         logger.warning("call to %s failed", self.name, extra={"target": url, "error": last_error})
