@@ -19,6 +19,10 @@ Retries are delayed by publishing to a delay queue with a per-message ``expirati
 (never by sleeping in a consumer, never by requeueing in a hot loop).  The delay
 queues carry no ``x-message-ttl``, so changing the backoff configuration never
 changes queue arguments.
+
+``RABBITMQ_QUEUE_TYPE=quorum`` (default ``classic``) declares every queue as a quorum
+queue (replicated on a RabbitMQ cluster), the delay queues with at-least-once
+dead-lettering.  A vhost cannot switch in place: docs/operations.md, "Quorum queues".
 """
 
 from __future__ import annotations
@@ -35,14 +39,19 @@ PUSH_QUEUE = "push.queue"
 FAILED_QUEUE = "failed.queue"
 WORK_QUEUES = (EMAIL_QUEUE, PUSH_QUEUE)
 RETRY_TIERS = 10
+QUEUE_TYPES = ("classic", "quorum")
+DEFAULT_QUEUE_TYPE = "classic"
 
 __all__ = [
+    "DEFAULT_QUEUE_TYPE",
     "DEFAULT_URL",
     "EMAIL_QUEUE",
     "EXCHANGE",
     "FAILED_QUEUE",
     "PUSH_QUEUE",
+    "QUEUE_TYPES",
     "RETRY_TIERS",
+    "TopologyMismatchError",
     "WORK_QUEUES",
     "all_queues",
     "declare_topology",
@@ -53,12 +62,29 @@ __all__ = [
     "delay_queues",
     "queue_depths",
     "queue_depths_from_url",
+    "queue_type",
 ]
 
 
 def default_url() -> str:
     """The broker URL: ``$RABBITMQ_URL`` or the local default."""
     return os.environ.get("RABBITMQ_URL") or DEFAULT_URL
+
+
+def queue_type() -> str:
+    """The queue type to declare: ``$RABBITMQ_QUEUE_TYPE`` (``classic`` or ``quorum``)."""
+    value = (os.environ.get("RABBITMQ_QUEUE_TYPE") or DEFAULT_QUEUE_TYPE).strip().lower()
+    if value not in QUEUE_TYPES:
+        raise ValueError(f"RABBITMQ_QUEUE_TYPE must be one of {', '.join(QUEUE_TYPES)}, got {value!r}")
+    return value
+
+
+class TopologyMismatchError(RuntimeError):
+    """The broker already holds a queue of the topology with other arguments (PRECONDITION_FAILED).
+
+    Not a pika error on purpose: consumers reconnect on broker errors, but this one is a
+    configuration mistake that no reconnect fixes, so it ends the process with this message.
+    """
 
 
 def delay_queue_name(work_queue: str, tier: int) -> str:
@@ -100,26 +126,55 @@ def delay_queue_for(work_queue: str, delay_seconds: float, base_seconds: float) 
     return delay_queue_name(work_queue, tier)
 
 
-def declare_topology(channel) -> None:
-    """Declare the exchange, queues, bindings and delay queues.  Idempotent."""
+def declare_topology(channel, *, queue_type_name: str | None = None) -> None:
+    """Declare the exchange, queues, bindings and delay queues.  Idempotent.
+
+    ``queue_type_name`` defaults to :func:`queue_type` (``$RABBITMQ_QUEUE_TYPE``).  Raises
+    :class:`TopologyMismatchError` when a queue exists with other arguments (e.g. classic
+    queues in a vhost now configured for quorum); the channel is closed by then.
+    """
+    import pika.exceptions
+
+    kind = queue_type_name or queue_type()
+    if kind not in QUEUE_TYPES:
+        raise ValueError(f"queue type must be one of {', '.join(QUEUE_TYPES)}, got {kind!r}")
+    # Classic: no x-queue-type argument at all (the broker default), so the declaration
+    # stays equivalent to the ones made before the setting existed.
+    type_arguments = {"x-queue-type": "quorum"} if kind == "quorum" else {}
+
+    def declare(name: str, arguments: dict) -> None:
+        try:
+            channel.queue_declare(queue=name, durable=True, arguments=arguments or None)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code != 406:  # PRECONDITION_FAILED
+                raise
+            raise TopologyMismatchError(
+                f"RabbitMQ refused to declare queue {name!r} as a {kind} queue (RABBITMQ_QUEUE_TYPE={kind}): "
+                f"{exc.reply_text}. The vhost already holds that queue with other arguments; a queue "
+                "cannot change type in place. Use a new vhost (or drain the old one and delete its "
+                'queues) as described in docs/operations.md, "Quorum queues".'
+            ) from exc
+
     channel.exchange_declare(exchange=EXCHANGE, exchange_type="direct", durable=True)
     for name in (*WORK_QUEUES, FAILED_QUEUE):
-        # Classic queues (the broker default; no x-queue-type argument, so the
-        # declaration stays equivalent to one made without it).
-        channel.queue_declare(queue=name, durable=True)
+        declare(name, dict(type_arguments))
         channel.queue_bind(queue=name, exchange=EXCHANGE, routing_key=name)
     for work_queue in WORK_QUEUES:
         for name in delay_queues(work_queue):
             # Published to through the default exchange (routing key = queue name);
             # no x-message-ttl: the per-message `expiration` carries the delay.
-            channel.queue_declare(
-                queue=name,
-                durable=True,
-                arguments={
-                    "x-dead-letter-exchange": EXCHANGE,
-                    "x-dead-letter-routing-key": work_queue,
-                },
-            )
+            arguments = {
+                **type_arguments,
+                "x-dead-letter-exchange": EXCHANGE,
+                "x-dead-letter-routing-key": work_queue,
+            }
+            if kind == "quorum":
+                # At-least-once dead-lettering (RabbitMQ 3.10+): an expired retry is kept
+                # until the work queue confirms it, instead of being dropped if the move
+                # fails. The broker requires reject-publish overflow for it.
+                arguments["x-dead-letter-strategy"] = "at-least-once"
+                arguments["x-overflow"] = "reject-publish"
+            declare(name, arguments)
 
 
 def declare_topology_from_url(url: str | None = None) -> list[str]:
