@@ -17,7 +17,15 @@ Endpoints::
     DELETE /_loopback/messages                       forget them
     POST /_loopback/outcomes  {"token": T, "outcome": "UNREGISTERED", "times": n, "retry_after": 1}
     DELETE /_loopback/outcomes                       forget scripted outcomes
-    GET  /_loopback/health
+    POST /_loopback/outage  {"seconds": 600, "outcome": "UNAVAILABLE"}
+                                                     every send fails so for that long
+    DELETE /_loopback/outage                         end the outage now
+    GET  /_loopback/health                           (with "outage_remaining" seconds)
+
+A timed outage (``start_outage``) answers every send, whatever the token, with the outcome
+(UNAVAILABLE by default) until the seconds have passed on the server's clock; then sends
+succeed again by themselves. It takes precedence over scripted and prefix outcomes, and
+it is what the chaos suite uses for "FCM answers 503 for 10 minutes".
 
 Scripted per-token outcomes (``set_outcome`` or ``POST /_loopback/outcomes``), answered
 with the real FCM v1 error JSON so firebase-admin maps them to its exception classes:
@@ -139,6 +147,7 @@ class LoopbackFCMServer:
         *,
         require_known_keys: bool = False,
         on_message: Callable[[dict], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.host = host
         self.port = port
@@ -156,6 +165,9 @@ class LoopbackFCMServer:
         self._keys_by_id: dict[str, object] = {}
         self._keys_by_email: dict[str, object] = {}
         self._tokens_issued = 0
+        # A timed outage: (outcome, ends_at on self._clock); tests inject the clock.
+        self._clock = clock
+        self._outage: tuple[str, float] | None = None
         self._seq = itertools.count(1)
         self._httpd: _FCMHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -252,6 +264,30 @@ class LoopbackFCMServer:
     def clear_outcomes(self) -> None:
         with self._lock:
             self._scripts.clear()
+            self._outage = None
+
+    def start_outage(self, seconds: float, outcome: str = "UNAVAILABLE") -> None:
+        """Answer every send with ``outcome`` for the next ``seconds`` seconds, then recover by
+        itself; ``seconds <= 0`` ends the outage now."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
+        with self._lock:
+            self._outage = (outcome, self._clock() + float(seconds)) if float(seconds) > 0 else None
+
+    @property
+    def outage_remaining(self) -> float:
+        """Seconds left of the current timed outage (0.0 when there is none)."""
+        with self._lock:
+            return self._outage_remaining_locked()
+
+    def _outage_remaining_locked(self) -> float:
+        if self._outage is None:
+            return 0.0
+        remaining = self._outage[1] - self._clock()
+        if remaining <= 0:
+            self._outage = None
+            return 0.0
+        return remaining
 
     def attempts(self, token: str | None = None) -> int:
         """HTTP send attempts seen for ``token`` (all tokens if ``None``), successful or not."""
@@ -266,6 +302,8 @@ class LoopbackFCMServer:
             if token is None:
                 return "ok", None
             self._attempts[token] = self._attempts.get(token, 0) + 1
+            if self._outage_remaining_locked() > 0:
+                return self._outage[0], None
             script = self._scripts.get(token)
             if script is not None:
                 if script.remaining is None:
@@ -528,6 +566,14 @@ class _FCMHandler(BaseHTTPRequestHandler):
             form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
             status, payload = fcm._issue_token(form)
             self._reply(status, payload, {"Cache-Control": "no-store"})
+        elif path == "/_loopback/outage":
+            try:
+                spec = json.loads(raw or b"{}")
+                fcm.start_outage(float(spec["seconds"]), spec.get("outcome", "UNAVAILABLE"))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                self._reply(400, {"error": str(exc)})
+                return
+            self._reply(200, {"ok": True, "outage_remaining": round(fcm.outage_remaining, 3)})
         elif path == "/_loopback/outcomes":
             try:
                 spec = json.loads(raw or b"{}")
@@ -548,7 +594,15 @@ class _FCMHandler(BaseHTTPRequestHandler):
             token = parse_qs(url.query).get("token", [None])[-1]
             self._reply(200, fcm.messages_for(token) if token is not None else fcm.messages)
         elif url.path == "/_loopback/health":
-            self._reply(200, {"status": "ok", "messages": len(fcm.messages), "tokens_issued": fcm.tokens_issued})
+            self._reply(
+                200,
+                {
+                    "status": "ok",
+                    "messages": len(fcm.messages),
+                    "tokens_issued": fcm.tokens_issued,
+                    "outage_remaining": round(fcm.outage_remaining, 3),
+                },
+            )
         else:
             self._reply(404, _error_body(404, "NOT_FOUND", f"Unknown path {url.path}"))
 
@@ -560,6 +614,9 @@ class _FCMHandler(BaseHTTPRequestHandler):
         elif path == "/_loopback/outcomes":
             fcm.clear_outcomes()
             self._reply(200, {"ok": True})
+        elif path == "/_loopback/outage":
+            fcm.start_outage(0)
+            self._reply(200, {"ok": True, "outage_remaining": 0.0})
         else:
             self._reply(404, _error_body(404, "NOT_FOUND", f"Unknown path {path}"))
 

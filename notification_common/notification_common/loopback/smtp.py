@@ -15,6 +15,9 @@ Failure injection (scripted SMTP replies, as a real relay would give them):
 * ``reject_recipient(address, code=550, ...)``: RCPT TO for that address always fails.
 * ``set_down(True)``: the listener is closed (connections are refused, open sessions are
   dropped); ``set_down(False)`` listens again on the same port.
+* ``start_outage(seconds, code=451, ...)``: a timed provider outage: every RCPT TO (or DATA)
+  is answered with that code until ``seconds`` have passed on the server's clock, then mail
+  flows again by itself (the chaos suite's "SMTP answers 451 for 10 minutes").
 
 Another process can see what arrived through ``maildir`` (one ``.eml`` file per message,
 written atomically, envelope in ``X-Loopback-Mail-From`` / ``X-Loopback-Rcpt-To`` headers
@@ -26,8 +29,11 @@ prepended to the file) or through the JSON HTTP API (``http_port``)::
     POST   /control  {"fail_next": n, "code": 451, "message": "...", "stage": "rcpt"|"data"}
                      {"down": true|false}
                      {"reject": "addr", "code": 550, "message": "..."}
-                     {"reset": true}                 (clear failure rules, bring it up)
-    GET    /health                                  -> {"status": "ok", "down": false, ...}
+                     {"outage_seconds": 600, "code": 451, "message": "...", "stage": "rcpt"}
+                                                     (0 ends an outage at once)
+                     {"reset": true}                 (clear failure rules and outages, bring it up)
+    GET    /health                                  -> {"status": "ok", "down": false,
+                                                        "outage_remaining": 0.0, ...}
 
 CLI::
 
@@ -205,6 +211,7 @@ class LoopbackSMTPServer:
         maildir: str | None = None,
         http_port: int | None = None,
         on_message: Callable[[ReceivedMessage], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self.host = host
         self.port = port
@@ -218,6 +225,9 @@ class LoopbackSMTPServer:
         self._fail_rcpt: list[str] = []  # scripted replies, consumed one per command
         self._fail_data: list[str] = []
         self._rejected: dict[str, str] = {}
+        # A timed outage: (stage, reply, ends_at on self._clock); tests inject the clock.
+        self._clock = clock
+        self._outage: tuple[str, str, float] | None = None
         self._controller: _Controller | None = None
         self._down = False
         self._running = False
@@ -300,6 +310,39 @@ class LoopbackSMTPServer:
             self._fail_rcpt.clear()
             self._fail_data.clear()
             self._rejected.clear()
+            self._outage = None
+
+    def start_outage(
+        self, seconds: float, code: int = 451, message: str = "Service unavailable, try again later", *, stage="rcpt"
+    ) -> None:
+        """Answer every RCPT TO (``stage="rcpt"``) or DATA (``stage="data"``) with ``code message``
+        for the next ``seconds`` seconds, as a relay in trouble does; ``seconds <= 0`` ends it.
+        Unlike :meth:`fail_next` it does not depend on how many attempts the clients make."""
+        if stage not in ("rcpt", "data"):
+            raise ValueError("stage must be 'rcpt' or 'data'")
+        reply = _reply(code, message)
+        with self._lock:
+            self._outage = (stage, reply, self._clock() + float(seconds)) if float(seconds) > 0 else None
+
+    @property
+    def outage_remaining(self) -> float:
+        """Seconds left of the current timed outage (0.0 when there is none)."""
+        with self._lock:
+            return self._outage_remaining_locked()
+
+    def _outage_remaining_locked(self) -> float:
+        if self._outage is None:
+            return 0.0
+        remaining = self._outage[2] - self._clock()
+        if remaining <= 0:
+            self._outage = None
+            return 0.0
+        return remaining
+
+    def _outage_reply_locked(self, stage: str) -> str | None:
+        if self._outage_remaining_locked() > 0 and self._outage[0] == stage:
+            return self._outage[1]
+        return None
 
     def set_down(self, down: bool) -> None:
         """``True``: close the listener (clients get "connection refused", open sessions are
@@ -322,12 +365,18 @@ class LoopbackSMTPServer:
             rejected = self._rejected.get(address.strip().lower())
             if rejected is not None:
                 return rejected
+            outage = self._outage_reply_locked("rcpt")
+            if outage is not None:
+                return outage
             if self._fail_rcpt:
                 return self._fail_rcpt.pop(0)
         return None
 
     def _data_reply(self) -> str | None:
         with self._lock:
+            outage = self._outage_reply_locked("data")
+            if outage is not None:
+                return outage
             if self._fail_data:
                 return self._fail_data.pop(0)
         return None
@@ -433,7 +482,14 @@ class _ControlHandler(BaseHTTPRequestHandler):
             self._send_json(200, [m.to_dict() for m in found])
         elif url.path == "/health":
             self._send_json(
-                200, {"status": "ok", "down": smtp.is_down, "smtp_port": smtp.port, "messages": len(smtp.messages)}
+                200,
+                {
+                    "status": "ok",
+                    "down": smtp.is_down,
+                    "outage_remaining": round(smtp.outage_remaining, 3),
+                    "smtp_port": smtp.port,
+                    "messages": len(smtp.messages),
+                },
             )
         else:
             self._send_json(404, {"error": "not found"})
@@ -463,6 +519,13 @@ class _ControlHandler(BaseHTTPRequestHandler):
                     body.get("message", "Try again later"),
                     stage=body.get("stage", "rcpt"),
                 )
+            if "outage_seconds" in body:
+                smtp.start_outage(
+                    float(body["outage_seconds"]),
+                    int(body.get("code", 451)),
+                    body.get("message", "Service unavailable, try again later"),
+                    stage=body.get("stage", "rcpt"),
+                )
             if "reject" in body:
                 smtp.reject_recipient(body["reject"], int(body.get("code", 550)), body.get("message", "No such user"))
             if "accept" in body:
@@ -472,7 +535,7 @@ class _ControlHandler(BaseHTTPRequestHandler):
         except (ValueError, TypeError, KeyError) as exc:
             self._send_json(400, {"error": str(exc)})
             return
-        self._send_json(200, {"ok": True, "down": smtp.is_down})
+        self._send_json(200, {"ok": True, "down": smtp.is_down, "outage_remaining": round(smtp.outage_remaining, 3)})
 
 
 class _ControlHTTPServer(ThreadingHTTPServer):
