@@ -19,7 +19,7 @@ from notification_common.authentication import IsInternal, IsPlatformUser, calle
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, ErrorCode
 from notification_common.pagination import paginate
-from users import selectors, services, tokens
+from users import delivery_status, selectors, services, tokens
 from users.constants import Channel, DeliveryStatus, Platform, StatusOutcome, UserErrorCode
 from users.models import User
 from users.permissions import IsInternalOrSelf
@@ -381,9 +381,9 @@ class StatusReportInputSerializer(serializers.Serializer):
     attempt = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=10_000)
     metadata = serializers.DictField(required=False, allow_null=True)
 
-    def to_report(self) -> services.StatusReport:
+    def to_report(self) -> delivery_status.StatusReport:
         data = self.validated_data
-        return services.StatusReport(
+        return delivery_status.StatusReport(
             notification_id=data["notification_id"],
             status=data["status"],
             timestamp=data["timestamp"],
@@ -413,12 +413,12 @@ class StatusReportApi(APIView):
             raise ApplicationError(ErrorCode.VALIDATION_ERROR, "Send one status report object or a list of them.")
         serializer = StatusReportInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.notification_status_record(channel=self.channel, report=serializer.to_report())
+        result = delivery_status.notification_status_record(channel=self.channel, report=serializer.to_report())
         return ok(self._result_data(result), message=f"Report {result.outcome}.")
 
     @staticmethod
-    def _result_data(result: services.StatusRecordResult) -> dict:
-        return {"notification_id": str(result.notification_id), "outcome": result.outcome, "status": result.log.status}
+    def _result_data(result: delivery_status.StatusRecordResult) -> dict:
+        return {"notification_id": str(result.notification_id), "outcome": result.outcome, "status": result.status}
 
     def _record_many(self, items: list):
         limit = settings.STATUS_REPORT_MAX_BATCH
@@ -426,36 +426,46 @@ class StatusReportApi(APIView):
             raise ApplicationError(
                 ErrorCode.VALIDATION_ERROR, f"Send between 1 and {limit} reports in one call.", data={"reports": []}
             )
-        results = []
+        results: list[dict | None] = [None] * len(items)
+        valid: list[tuple[int, delivery_status.StatusReport]] = []
         for index, item in enumerate(items):
-            results.append({"index": index, **self._record_one(item)})
+            if not isinstance(item, dict):
+                results[index] = {
+                    "index": index,
+                    "outcome": StatusOutcome.REJECTED,
+                    "errors": {"non_field_errors": ["Expected an object."]},
+                }
+                continue
+            serializer = StatusReportInputSerializer(data=item)
+            if serializer.is_valid():
+                valid.append((index, serializer.to_report()))
+            else:
+                results[index] = {
+                    "index": index,
+                    "notification_id": item.get("notification_id"),
+                    "outcome": StatusOutcome.REJECTED,
+                    "errors": serializer.errors,
+                }
+        # The valid reports in one set-based transaction (three statements for any count).
+        recorded = delivery_status.notification_status_record_batch(
+            channel=self.channel, reports=[report for _, report in valid]
+        )
+        for (index, report), result in zip(valid, recorded, strict=True):
+            if isinstance(result, ApplicationError):
+                results[index] = {
+                    "index": index,
+                    "notification_id": str(report.notification_id),
+                    "outcome": StatusOutcome.REJECTED,
+                    "error": result.code,
+                    "errors": result.data,
+                }
+            else:
+                results[index] = {"index": index, **self._result_data(result)}
         accepted = sum(1 for r in results if r["outcome"] != StatusOutcome.REJECTED)
         data = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
         if not accepted:
             raise ApplicationError(ErrorCode.VALIDATION_ERROR, "No report in the list was valid.", data=data)
         return ok(data, message=f"{accepted} of {len(results)} reports accepted.")
-
-    def _record_one(self, item) -> dict:
-        if not isinstance(item, dict):
-            return {"outcome": StatusOutcome.REJECTED, "errors": {"non_field_errors": ["Expected an object."]}}
-        serializer = StatusReportInputSerializer(data=item)
-        if not serializer.is_valid():
-            return {
-                "notification_id": item.get("notification_id"),
-                "outcome": StatusOutcome.REJECTED,
-                "errors": serializer.errors,
-            }
-        try:
-            # Each report is its own transaction: one bad report never undoes the others.
-            result = services.notification_status_record(channel=self.channel, report=serializer.to_report())
-        except ApplicationError as exc:
-            return {
-                "notification_id": str(serializer.validated_data["notification_id"]),
-                "outcome": StatusOutcome.REJECTED,
-                "error": exc.code,
-                "errors": exc.data,
-            }
-        return self._result_data(result)
 
 
 class EmailStatusReportApi(StatusReportApi):

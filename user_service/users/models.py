@@ -1,7 +1,7 @@
 """Users, their preferences and push devices, and the log of notifications sent to them.
 
 The notification log is written only by status reports from the workers; the ordering
-rules live in services.notification_status_record (docs/user_service.md).
+rules live in delivery_status.notification_status_record_batch (docs/user_service.md).
 """
 
 import uuid

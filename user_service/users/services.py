@@ -2,8 +2,6 @@
 
 import logging
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
@@ -17,9 +15,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from notification_common.user_snapshots import user_snapshot_forget
 from users import tokens
-from users.constants import DeliveryStatus, Platform, StatusOutcome, UserErrorCode
+from users.constants import Platform, UserErrorCode
 from users.login_limits import login_failure_record, login_failures_reset, login_refuse_if_locked
-from users.models import Device, NotificationLog, NotificationStatusEvent, Preferences, User, normalize_email
+from users.models import Device, Preferences, User, normalize_email
 from users.selectors import user_get
 
 logger = logging.getLogger(__name__)
@@ -206,105 +204,3 @@ def devices_deactivate_by_token(*, token: str, reason: str = "") -> int:
     )
     user_snapshot_forget(*owners)
     return count
-
-
-# --- delivery status --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    notification_id: uuid.UUID
-    status: str
-    timestamp: datetime
-    error: str = ""
-    user_id: uuid.UUID | None = None
-    attempt: int | None = None
-    metadata: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StatusRecordResult:
-    notification_id: uuid.UUID
-    outcome: str
-    log: NotificationLog
-
-
-def _supersedes(*, current: str, current_at: datetime, new: str, new_at: datetime) -> bool:
-    """Whether a report's status replaces the current one (docs/user_service.md, status rules)."""
-    if new == DeliveryStatus.PENDING:
-        # A late pending never overwrites a final status.
-        return current == DeliveryStatus.PENDING and new_at > current_at
-    if current == DeliveryStatus.PENDING:
-        return True
-    # Final over final only when newer: a replayed dead letter can turn failed into delivered.
-    return new_at > current_at
-
-
-def _attempts_after(report: StatusReport, current: int) -> int:
-    reported = report.attempt if report.attempt is not None else (0 if report.status == DeliveryStatus.PENDING else 1)
-    return max(current, reported)
-
-
-def _event_create(log: NotificationLog, report: StatusReport) -> None:
-    NotificationStatusEvent.objects.create(
-        log=log,
-        status=report.status,
-        timestamp=report.timestamp,
-        error=report.error,
-        attempt=report.attempt,
-        metadata=report.metadata,
-    )
-
-
-def _log_get_locked(notification_id: uuid.UUID) -> NotificationLog | None:
-    return NotificationLog.objects.select_for_update().filter(notification_id=notification_id).first()
-
-
-@transaction.atomic
-def notification_status_record(*, channel: str, report: StatusReport) -> StatusRecordResult:
-    """Apply one delivery report to the notification log; safe under concurrent reports."""
-    log = _log_get_locked(report.notification_id)
-    if log is None:
-        try:
-            with transaction.atomic():
-                log = NotificationLog.objects.create(
-                    notification_id=report.notification_id,
-                    user_id=report.user_id,
-                    channel=channel,
-                    status=report.status,
-                    error=report.error,
-                    attempts=_attempts_after(report, 0),
-                    last_timestamp=report.timestamp,
-                )
-                _event_create(log, report)
-            return StatusRecordResult(report.notification_id, StatusOutcome.CREATED, log)
-        except IntegrityError:
-            # Another first report won the insert; wait for its row and apply ours on top.
-            log = _log_get_locked(report.notification_id)
-
-    if log.channel != channel:
-        raise ApplicationError(
-            UserErrorCode.CHANNEL_MISMATCH,
-            f"Notification {report.notification_id} is a {log.channel} notification.",
-            http.HTTP_409_CONFLICT,
-            data={"channel": [f"expected {log.channel}"]},
-        )
-    # The row lock serialises reports for one notification, so check-then-insert is safe.
-    if log.events.filter(status=report.status, timestamp=report.timestamp).exists():
-        return StatusRecordResult(report.notification_id, StatusOutcome.DUPLICATE, log)
-    _event_create(log, report)
-
-    changed = ["attempts"]
-    log.attempts = _attempts_after(report, log.attempts)
-    if log.user_id is None and report.user_id is not None:
-        log.user_id = report.user_id
-        changed.append("user_id")
-    applied = _supersedes(current=log.status, current_at=log.last_timestamp, new=report.status, new_at=report.timestamp)
-    if applied:
-        log.status = report.status
-        log.error = report.error
-        log.last_timestamp = report.timestamp
-        changed += ["status", "error", "last_timestamp"]
-    log.save(update_fields=[*changed, "updated_at"])
-    outcome = StatusOutcome.UPDATED if applied else StatusOutcome.RECORDED
-    return StatusRecordResult(report.notification_id, outcome, log)
