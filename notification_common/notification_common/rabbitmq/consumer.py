@@ -3,18 +3,30 @@
 A subclass sets ``queue`` and implements :meth:`BaseConsumer.handle` (or
 :meth:`BaseConsumer.handle_batch`); the base class does the rest:
 
-* manual acks with a bounded prefetch, acked only after the handler returned;
-* ``TransientError`` (and any unexpected exception) -> retry with exponential backoff
-  and jitter through a delay queue (per-message TTL, dead-lettered back to the work
-  queue), then ack; after ``max_attempts`` -> ``failed.queue``;
+* manual acks with a bounded prefetch, acked only after the handler returned (one
+  ``multiple=True`` ack covers a batch's leading successes);
+* the handler runs in one long-lived worker thread while the consume thread keeps servicing
+  the AMQP connection (heartbeats), so a batch slower than the heartbeat never costs the
+  connection and a redelivery; pika is only ever touched by the consume thread;
+* ``TransientError`` (and any unexpected exception) -> retried with capped exponential
+  backoff and jitter through the delay queues (per-message TTL, dead-lettered back to the
+  work queue) for a *time budget* measured from the first attempt; once it is spent ->
+  ``failed.queue`` as ``exhausted``.  An attempt cap exists but is off by default;
 * ``PermanentError`` / ``MalformedMessage`` -> ``failed.queue`` at once, with the
   reason, kind, attempt and history in the headers;
+* while :meth:`QueueConsumer.blocking_dependency` names a dependency (its circuit is open)
+  the consumer pauses: it cancels its subscription, puts prefetched messages back unstarted,
+  waits for the circuit's retry time and resumes (the next batch carries the half-open
+  trial).  A failure caused by an open circuit spends no attempt and is never dead-lettered;
 * if the republish fails the original is nacked with requeue, so nothing is lost;
 * ``stop()`` (SIGTERM/SIGINT with :meth:`install_signal_handlers`) finishes the batch in
   hand, acks it and returns from :meth:`run` within about a second.
 
 Message headers used: ``x-attempt`` (1-based, missing = 1), ``x-history`` (JSON list of
-``{"attempt", "error", "at", "kind"}``), ``x-request-id`` (passed through).
+``{"attempt", "error", "at", "kind"}``), ``x-request-id`` (passed through),
+``x-first-attempt-at`` (ISO 8601 UTC, set on the first retry: the budget's start) and
+``x-retry-not-before`` (due time of a retry longer than one pass through the delay tiers).
+Policy, pause and metrics: docs/operations.md ("Retries", "Paused consumers").
 """
 
 from __future__ import annotations
@@ -22,9 +34,12 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import math
 import random
 import signal
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,17 +48,23 @@ import pika
 import pika.exceptions
 from prometheus_client import Counter, Histogram
 
+from notification_common.circuit import CircuitBreaker, CircuitOpenError
+
 from .connection import connect
-from .topology import EXCHANGE, FAILED_QUEUE, WORK_QUEUES, declare_topology, delay_queue_for
+from .topology import EXCHANGE, FAILED_QUEUE, WORK_QUEUES, declare_topology, delay_queue_for, delay_tier_limit
 
 __all__ = [
     "BaseConsumer",
+    "BlockingDependency",
     "QueueConsumer",
     "StoringConsumer",
     "ConsumedMessage",
+    "ConsumerState",
     "MalformedMessage",
     "PermanentError",
     "TransientError",
+    "caused_by_open_circuit",
+    "open_circuit_of",
 ]
 
 logger = logging.getLogger("notification_common.rabbitmq")
@@ -51,7 +72,8 @@ logger = logging.getLogger("notification_common.rabbitmq")
 MESSAGES = Counter(
     "notification_consumer_messages",
     "Messages seen by consumers, by outcome (consumed = every delivery; "
-    "succeeded + retried + dead_lettered = settled; malformed is a subset of dead_lettered).",
+    "succeeded + retried + dead_lettered = settled; malformed is a subset of dead_lettered; "
+    "deferred = put back without spending an attempt: open circuit, or a retry not yet due).",
     ["queue", "outcome"],
 )
 HANDLE_SECONDS = Histogram(
@@ -61,8 +83,15 @@ HANDLE_SECONDS = Histogram(
 )
 
 POLL_SECONDS = 0.5  # longest wait for I/O, so stop() is honoured within about this long
+PUMP_SECONDS = 0.2  # longest wait for I/O while a batch is in the worker thread
 HEARTBEAT_FILE_SECONDS = 2.0
+# While paused, how often the queue's depth is read (passive declare: touches no message).
+PAUSED_DEPTH_SECONDS = 2.0
 _BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
+FIRST_ATTEMPT_HEADER = "x-first-attempt-at"
+NOT_BEFORE_HEADER = "x-retry-not-before"
+# A message back from the top delay tier up to this early is handled rather than sent round again.
+_NOT_BEFORE_TOLERANCE_SECONDS = 0.05
 
 
 class TransientError(Exception):
@@ -86,6 +115,61 @@ class MalformedMessage(PermanentError):
     """The message itself is unusable (not a JSON object, missing fields...)."""
 
 
+@dataclass(frozen=True)
+class BlockingDependency:
+    """A dependency the consumer must not call now: its name and when to look again."""
+
+    name: str
+    retry_in: float
+
+
+@dataclass(frozen=True)
+class ConsumerState:
+    """What the consumer's heartbeat carries besides "alive" (health and /metrics show it)."""
+
+    queue: str
+    paused: bool = False
+    dependency: str | None = None
+    retry_in_seconds: float | None = None
+    oldest_message_age_seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "queue": self.queue,
+            "paused": self.paused,
+            "dependency": self.dependency,
+            "retry_in_seconds": None if self.retry_in_seconds is None else round(self.retry_in_seconds, 3),
+            "oldest_message_age_seconds": round(self.oldest_message_age_seconds, 3),
+        }
+
+
+def open_circuit_of(*breakers: CircuitBreaker | None) -> BlockingDependency | None:
+    """The open circuit among ``breakers`` that stays open longest, or None.
+
+    Half open is not blocking: the next call is the trial that may close it again.
+    """
+    blocked = None
+    for breaker in breakers:
+        if breaker is None or breaker.state != CircuitBreaker.OPEN:
+            continue
+        retry_in = breaker.retry_in()
+        if blocked is None or retry_in > blocked.retry_in:
+            blocked = BlockingDependency(breaker.name, retry_in)
+    return blocked
+
+
+def caused_by_open_circuit(error: BaseException | None) -> bool:
+    """True when ``error`` is, or was raised because of, a CircuitOpenError (the call was
+    never made, so it says nothing about the message)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, CircuitOpenError) or getattr(error, "circuit_open", False):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    return False
+
+
 @dataclass
 class ConsumedMessage:
     body: dict
@@ -99,6 +183,10 @@ class ConsumedMessage:
     correlation_id: str | None = None
     redelivered: bool = False
     priority: int | None = None
+    # Unix time of the first attempt (``x-first-attempt-at``; now when missing): the budget's start.
+    first_attempt_at: float | None = None
+    # Unix time before which a retry is not due (``x-retry-not-before``), or None.
+    not_before: float | None = None
 
 
 @dataclass
@@ -106,10 +194,30 @@ class _Delivery:
     method: pika.spec.Basic.Deliver
     properties: pika.BasicProperties
     raw: bytes
+    received_at: float = 0.0  # unix time the consumer received it
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+def _iso(unix_seconds: float) -> str:
+    return datetime.fromtimestamp(unix_seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def _unix_or_none(value) -> float | None:
+    """A header holding an ISO 8601 time (or unix seconds) as unix seconds; None if unusable."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return None
 
 
 def _reason(error: BaseException) -> str:
@@ -134,15 +242,33 @@ def _str_or_none(value) -> str | None:
     return str(value) if value is not None else None
 
 
+def _close_thread_database_connections() -> None:
+    """Close the calling thread's Django database connections (each thread has its own)."""
+    try:
+        from django.conf import settings
+
+        if not settings.configured:
+            return
+        from django.db import connections
+
+        connections.close_all()
+    except Exception:  # noqa: BLE001 - closing connections we are done with
+        logger.debug("could not close the worker thread's database connections", exc_info=True)
+
+
 class QueueConsumer:
     """The consume loop shared by every consumer: connection, bounded prefetch, batches,
-    clean stop, reconnection, heartbeat. Subclasses decide how a batch is settled."""
+    clean stop, reconnection, heartbeat, pause while a dependency is blocked.
+    Subclasses decide how a batch is settled."""
 
     queue: str = ""
     prefetch_count: int = 50
     batch_size: int = 1
     batch_wait_seconds: float = 0.02
     heartbeat_path: str | None = None
+    # The AMQP heartbeat of the consumer's connection (RabbitMQ closes a connection that
+    # misses two); the worker thread lets it be serviced during long batches.
+    amqp_heartbeat_seconds: int = 30
 
     def __init__(
         self,
@@ -152,6 +278,8 @@ class QueueConsumer:
         batch_size: int | None = None,
         name: str | None = None,
         heartbeat_path: str | None = None,
+        amqp_heartbeat_seconds: int | None = None,
+        clock=time.time,
     ):
         if not self.queue:
             raise ValueError(f"{type(self).__name__}.queue must name a queue")
@@ -160,25 +288,60 @@ class QueueConsumer:
             ("prefetch_count", prefetch_count),
             ("batch_size", batch_size),
             ("heartbeat_path", heartbeat_path),
+            ("amqp_heartbeat_seconds", amqp_heartbeat_seconds),
         ):
             if value is not None:
                 setattr(self, attr, value)
         self.batch_size = max(1, int(self.batch_size))
         self.prefetch_count = max(int(self.prefetch_count), self.batch_size)
         self.name = name or f"{type(self).__name__}:{self.queue}"
+        # Wall clock (unix seconds) for the retry budget, due times and message ages; tests inject one.
+        self.clock = clock
         self._stop_requested = False
         self._connection: pika.BlockingConnection | None = None
         self._channel = None
         self._publish_channel = None
+        self._consumer_tag: str | None = None
         self._buffer: collections.deque[_Delivery] = collections.deque()
         self._heartbeat_touched = 0.0
+        self._worker: ThreadPoolExecutor | None = None
+        self._state_lock = threading.Lock()
+        self._blocked: BlockingDependency | None = None
+        self._paused_oldest: float | None = None  # unix time of the oldest message waiting while paused
+        self._depth_read_at = 0.0
+        self._oldest_age = 0.0
 
+    # -- hooks ----------------------------------------------------------------------
     def on_loop(self) -> None:
-        """Called on every turn of the consume loop, busy or idle (at least once a second):
-        for heartbeats and housekeeping. Exceptions are logged and never stop the loop."""
+        """Called on every turn of the consume loop, busy or idle (at least once a second),
+        also while a batch is in the worker thread and while paused: for heartbeats and
+        housekeeping. Exceptions are logged and never stop the loop."""
+
+    def blocking_dependency(self) -> BlockingDependency | None:
+        """The dependency the handler cannot use now (e.g. its circuit is open), or None.
+
+        While it returns one, the consumer takes no messages (see the module docstring);
+        :func:`open_circuit_of` builds the answer from circuit breakers. Called from the
+        consume thread between batches, so it must be cheap and must not raise.
+        """
+        return None
 
     def _process(self, batch: list[_Delivery]) -> int:
         raise NotImplementedError("subclasses settle a batch and return how many were settled")
+
+    # -- state ------------------------------------------------------------------------
+    @property
+    def state(self) -> ConsumerState:
+        """Paused or not, on what, and the age of the oldest message waiting (for the heartbeat)."""
+        with self._state_lock:
+            blocked, oldest_age = self._blocked, self._oldest_age
+        return ConsumerState(
+            queue=self.queue,
+            paused=blocked is not None,
+            dependency=blocked.name if blocked else None,
+            retry_in_seconds=blocked.retry_in if blocked else None,
+            oldest_message_age_seconds=oldest_age,
+        )
 
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
@@ -193,7 +356,8 @@ class QueueConsumer:
         """Consume until stop(), ``max_messages`` settled, or ``idle_timeout`` seconds idle.
 
         Returns the number of messages settled (acked, or nacked after a failed republish).
-        Broker outages are survived by reconnecting with backoff.
+        Broker outages are survived by reconnecting with backoff. Time spent paused does
+        not count as idle.
         """
         processed = 0
         last_activity = time.monotonic()
@@ -210,6 +374,13 @@ class QueueConsumer:
                         reconnect_delay = 0.5
                     self._touch_heartbeat()
                     self._call_loop_hook()
+                    blocked = self._check_blocked()
+                    if blocked is not None:
+                        self._pause(blocked)
+                        self._wait_paused(blocked)
+                        last_activity = time.monotonic()
+                        continue
+                    self._resume()
                     limit = self.batch_size
                     if max_messages is not None:
                         limit = min(limit, max_messages - processed)
@@ -217,6 +388,8 @@ class QueueConsumer:
                     if batch:
                         processed += self._process(batch)
                         last_activity = time.monotonic()
+                    elif not self._buffer:
+                        self._set_oldest_age(0.0)  # nothing waiting for this consumer
                 except _BROKER_ERRORS as exc:
                     logger.warning(
                         "%s: broker connection problem (%r); reconnecting in %.1fs", self.name, exc, reconnect_delay
@@ -226,17 +399,23 @@ class QueueConsumer:
                     reconnect_delay = min(reconnect_delay * 2, 15.0)
         finally:
             self._close()
+            self._shutdown_worker()
             self._stop_requested = False
         return processed
 
     def _open(self) -> None:
-        self._connection = connect(self.url, connection_name=self.name)
+        self._connection = connect(self.url, heartbeat=self.amqp_heartbeat_seconds, connection_name=self.name)
         channel = self._connection.channel()
         declare_topology(channel)
         channel.basic_qos(prefetch_count=self.prefetch_count)
-        channel.basic_consume(self.queue, on_message_callback=self._on_message)
         self._channel = channel
         self._publish_channel = None
+        self._consumer_tag = None
+        if self._check_blocked() is None:
+            self._start_consuming()
+
+    def _start_consuming(self) -> None:
+        self._consumer_tag = self._channel.basic_consume(self.queue, on_message_callback=self._on_message)
         logger.info("%s: consuming from %s (prefetch %d)", self.name, self.queue, self.prefetch_count)
 
     def _close(self) -> None:
@@ -244,6 +423,7 @@ class QueueConsumer:
         self._buffer.clear()
         connection, self._connection = self._connection, None
         self._channel = self._publish_channel = None
+        self._consumer_tag = None
         if connection is not None and connection.is_open:
             try:
                 connection.close()
@@ -251,7 +431,7 @@ class QueueConsumer:
                 logger.debug("%s: error while closing connection", self.name, exc_info=True)
 
     def _on_message(self, _channel, method, properties, body) -> None:
-        self._buffer.append(_Delivery(method, properties, body))
+        self._buffer.append(_Delivery(method, properties, body, received_at=self.clock()))
 
     def _sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -283,7 +463,123 @@ class QueueConsumer:
                 self._connection.process_data_events(time_limit=remaining)
         if self._stop_requested:
             return []  # not started yet: returned to the queue when the channel closes
-        return [self._buffer.popleft() for _ in range(min(limit, len(self._buffer)))]
+        batch = [self._buffer.popleft() for _ in range(min(limit, len(self._buffer)))]
+        self._observe_head(batch)
+        return batch
+
+    def _observe_head(self, batch: list[_Delivery]) -> None:
+        # The broker delivers in queue order, so the oldest message of a fresh batch was at
+        # the head of the queue: its age is how long the oldest waiting message has waited.
+        now = self.clock()
+        self._set_oldest_age(max(now - self._published_at(delivery) for delivery in batch))
+
+    @staticmethod
+    def _published_at(delivery: _Delivery) -> float:
+        """When the message started waiting: its AMQP ``timestamp`` (set by publishers that
+        do), else its first attempt, else when this consumer received it."""
+        props = delivery.properties
+        if isinstance(props.timestamp, int) and props.timestamp > 0:
+            return float(props.timestamp)
+        first = _unix_or_none((props.headers or {}).get(FIRST_ATTEMPT_HEADER))
+        return first if first is not None else delivery.received_at
+
+    def _set_oldest_age(self, age: float) -> None:
+        with self._state_lock:
+            self._oldest_age = max(0.0, age)
+
+    # -- the worker thread ------------------------------------------------------------
+    def _run_in_worker(self, function, *args):
+        """Run ``function(*args)`` in the worker thread and return its result (or raise its
+        exception), servicing the connection meanwhile (heartbeats; new deliveries are only
+        buffered). If the connection fails meanwhile, the work is still waited for before
+        the error propagates, so two batches never run at once."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.queue}-worker")
+        future: Future = self._worker.submit(function, *args)
+        broker_error: BaseException | None = None
+        while not future.done():
+            if broker_error is not None:
+                future.exception()  # wait without touching the dead connection
+                break
+            try:
+                self._connection.process_data_events(time_limit=PUMP_SECONDS)
+            except _BROKER_ERRORS as exc:
+                logger.warning("%s: connection lost while a batch was in hand (%r)", self.name, exc)
+                broker_error = exc
+                continue
+            self._touch_heartbeat()
+            self._call_loop_hook()
+        if broker_error is not None:
+            raise broker_error
+        return future.result()
+
+    def _shutdown_worker(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is not None:
+            # The worker's own database connections are closed in the worker thread itself.
+            worker.submit(_close_thread_database_connections)
+            worker.shutdown(wait=True)
+
+    # -- pause ------------------------------------------------------------------------
+    def _check_blocked(self) -> BlockingDependency | None:
+        try:
+            blocked = self.blocking_dependency()
+        except Exception:  # noqa: BLE001 - a broken hook must not stop consumption
+            logger.exception("%s: blocking_dependency hook failed", self.name)
+            return None
+        return blocked
+
+    def _pause(self, blocked: BlockingDependency) -> None:
+        """Stop taking messages and put back the prefetched ones (unstarted: no attempt spent)."""
+        with self._state_lock:
+            was_paused, self._blocked = self._blocked is not None, blocked
+        if self._consumer_tag is not None:
+            self._channel.basic_cancel(self._consumer_tag)
+            self._consumer_tag = None
+        returned = 0
+        while self._buffer:
+            delivery = self._buffer.popleft()
+            published = self._published_at(delivery)
+            self._paused_oldest = published if self._paused_oldest is None else min(self._paused_oldest, published)
+            self._channel.basic_nack(delivery.method.delivery_tag, requeue=True)
+            MESSAGES.labels(self.queue, "deferred").inc()
+            returned += 1
+        if not was_paused:
+            self._depth_read_at = 0.0
+            logger.warning(
+                "%s: paused: %s is unavailable (circuit open, retry in %.1fs); %d prefetched message(s) put back",
+                self.name,
+                blocked.name,
+                blocked.retry_in,
+                returned,
+                extra={"queue": self.queue, "dependency": blocked.name},
+            )
+
+    def _wait_paused(self, blocked: BlockingDependency) -> None:
+        """One turn of waiting while paused: service the connection, keep the age current."""
+        self._connection.process_data_events(time_limit=max(0.05, min(POLL_SECONDS, blocked.retry_in)))
+        now = self.clock()
+        if time.monotonic() - self._depth_read_at >= PAUSED_DEPTH_SECONDS:
+            self._depth_read_at = time.monotonic()
+            # Passive declare: reads the depth without touching a message (a peek by
+            # basic_get + requeue would mark messages redelivered and count deliveries).
+            waiting = self._channel.queue_declare(queue=self.queue, passive=True).method.message_count
+            if waiting == 0:
+                self._paused_oldest = None
+            elif self._paused_oldest is None:
+                self._paused_oldest = now  # unseen messages: at least this old (a lower bound)
+        self._set_oldest_age(0.0 if self._paused_oldest is None else now - self._paused_oldest)
+
+    def _resume(self) -> None:
+        with self._state_lock:
+            blocked, self._blocked = self._blocked, None
+        if self._consumer_tag is None and self._channel is not None:
+            self._start_consuming()  # after a pause, or a (re)connection made while blocked
+        if blocked is not None:
+            self._paused_oldest = None
+            logger.info(
+                "%s: resumed: %s may be tried again", self.name, blocked.name, extra={"dependency": blocked.name}
+            )
 
     # -- shared helpers -------------------------------------------------------------
     def _parse(self, delivery: _Delivery) -> tuple[ConsumedMessage, MalformedMessage | None]:
@@ -294,6 +590,7 @@ class QueueConsumer:
             attempt = max(1, int(headers.get("x-attempt", 1)))
         except (TypeError, ValueError):
             attempt = 1
+        first_attempt_at = _unix_or_none(headers.get(FIRST_ATTEMPT_HEADER))
         message = ConsumedMessage(
             body={},
             raw=delivery.raw,
@@ -306,6 +603,8 @@ class QueueConsumer:
             correlation_id=props.correlation_id,
             redelivered=bool(delivery.method.redelivered),
             priority=props.priority,
+            first_attempt_at=first_attempt_at if first_attempt_at is not None else delivery.received_at or self.clock(),
+            not_before=_unix_or_none(headers.get(NOT_BEFORE_HEADER)),
         )
         try:
             body = json.loads(delivery.raw)
@@ -336,34 +635,50 @@ class QueueConsumer:
 class BaseConsumer(QueueConsumer):
     """A consumer of a work queue, with retries through the delay queues and dead letters."""
 
-    max_attempts: int = 5
-    retry_base_seconds: float = 1.0
-    retry_max_seconds: float = 300.0
+    # Transient failures are retried until this long after the first attempt (a real
+    # provider outage lasts minutes to hours); then the message is dead-lettered.
+    retry_budget_seconds: float = 24 * 3600.0
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    # An optional cap on attempts besides the budget (None: the budget alone decides).
+    max_attempts: int | None = None
 
     def __init__(
         self,
         url: str | None = None,
         *,
         max_attempts: int | None = None,
+        retry_budget_seconds: float | None = None,
         retry_base_seconds: float | None = None,
         retry_max_seconds: float | None = None,
         prefetch_count: int | None = None,
         batch_size: int | None = None,
         name: str | None = None,
         heartbeat_path: str | None = None,
+        amqp_heartbeat_seconds: int | None = None,
+        clock=time.time,
     ):
         if self.queue not in WORK_QUEUES:
             raise ValueError(f"{type(self).__name__}.queue must be one of {WORK_QUEUES}, got {self.queue!r}")
         super().__init__(
-            url, prefetch_count=prefetch_count, batch_size=batch_size, name=name, heartbeat_path=heartbeat_path
+            url,
+            prefetch_count=prefetch_count,
+            batch_size=batch_size,
+            name=name,
+            heartbeat_path=heartbeat_path,
+            amqp_heartbeat_seconds=amqp_heartbeat_seconds,
+            clock=clock,
         )
         for attr, value in (
             ("max_attempts", max_attempts),
+            ("retry_budget_seconds", retry_budget_seconds),
             ("retry_base_seconds", retry_base_seconds),
             ("retry_max_seconds", retry_max_seconds),
         ):
             if value is not None:
                 setattr(self, attr, value)
+        if self.max_attempts is not None and self.max_attempts <= 0:
+            self.max_attempts = None  # 0 in settings: no attempt cap
 
     # -- to implement / override ------------------------------------------------
     def handle(self, message: ConsumedMessage) -> None:
@@ -386,31 +701,108 @@ class BaseConsumer(QueueConsumer):
     def on_dead_letter(self, message: ConsumedMessage, reason: str) -> None:
         """Called after a message was moved to failed.queue (e.g. to report "failed")."""
 
+    # -- the retry policy -----------------------------------------------------------
+    def budget_remaining(self, message: ConsumedMessage, now: float | None = None) -> float:
+        """Seconds of the retry budget left for ``message`` (negative once spent)."""
+        now = self.clock() if now is None else now
+        started = message.first_attempt_at if message.first_attempt_at is not None else now
+        return started + self.retry_budget_seconds - now
+
+    def is_final_attempt(self, message: ConsumedMessage) -> bool:
+        """True when a transient failure of this attempt would dead-letter the message
+        (attempt cap reached, or budget spent): the handler may record it as final."""
+        if self.max_attempts is not None and message.attempt >= self.max_attempts:
+            return True
+        return self.budget_remaining(message) <= 0
+
+    def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before attempt ``attempt + 1``.
+
+        ``min(base * 2**(attempt-1), max)`` times a random factor in [0.5, 1.0] (the jitter
+        stays once the cap is reached, so a burst that failed together does not come back
+        together); a larger ``retry_after`` (Retry-After, an open circuit) replaces it, capped
+        at ``retry_max_seconds`` too.
+        """
+        exponent = min(max(0, attempt - 1), 60)
+        backoff = min(self.retry_base_seconds * 2**exponent, self.retry_max_seconds) * random.uniform(0.5, 1.0)
+        if retry_after is not None and retry_after > backoff:
+            backoff = retry_after
+        return max(0.0, min(backoff, self.retry_max_seconds))
+
     # -- processing ---------------------------------------------------------------
     def _process(self, batch: list[_Delivery]) -> int:
         pending: list[tuple[_Delivery, ConsumedMessage]] = []
+        now = self.clock()
         for delivery in batch:
             MESSAGES.labels(self.queue, "consumed").inc()
             message, malformed = self._parse(delivery)
-            if malformed is None:
-                pending.append((delivery, message))
-            else:
+            if malformed is not None:
                 self._settle(delivery, message, malformed)
-        if pending:
-            messages = [message for _, message in pending]
-            started = time.perf_counter()
-            try:
-                results = list(self.handle_batch(messages))
-                if len(results) != len(messages):
-                    raise RuntimeError(f"handle_batch returned {len(results)} results for {len(messages)} messages")
-            except Exception as exc:  # the whole batch failed: each message is settled as transient
-                logger.exception("%s: handle_batch raised", self.name)
-                results = [exc] * len(messages)
-            finally:
-                HANDLE_SECONDS.labels(self.queue).observe(time.perf_counter() - started)
-            for (delivery, message), result in zip(pending, results, strict=True):
-                self._settle(delivery, message, result)
+            elif message.not_before is not None and message.not_before - now > _NOT_BEFORE_TOLERANCE_SECONDS:
+                # Back early from a delay longer than the tiers hold: round again, unhandled.
+                self._delay(delivery, message, dict(message.headers), message.not_before - now)
+                MESSAGES.labels(self.queue, "deferred").inc()
+            else:
+                pending.append((delivery, message))
+        if not pending:
+            return len(batch)
+        messages = [message for _, message in pending]
+        results = self._run_in_worker(self._handle_batch_guarded, messages)
+        # A failure caused by an open circuit is put back without spending an attempt --
+        # unless the budget is spent anyway (the handler was told it was the final attempt).
+        circuit_open = [
+            caused_by_open_circuit(result) and not self.is_final_attempt(message)
+            for result, message in zip(results, messages, strict=True)
+        ]
+        if any(circuit_open):
+            blocked = self._check_blocked()
+            if blocked is not None:
+                # Stop taking messages before putting these back, so they are not handed
+                # straight back to this consumer.
+                self._pause(blocked)
+        # Leading successes (in delivery order) are acked with one multiple=True ack; every
+        # earlier tag of this channel is settled already (batches are settled in order and
+        # the buffer only holds later tags).
+        leading = 0
+        while leading < len(pending) and results[leading] is None:
+            leading += 1
+        if leading:
+            self._channel.basic_ack(pending[leading - 1][0].method.delivery_tag, multiple=True)
+            MESSAGES.labels(self.queue, "succeeded").inc(leading)
+        for index in range(leading, len(pending)):
+            delivery, message = pending[index]
+            if circuit_open[index]:
+                self._defer_circuit_open(delivery, message, results[index])
+            else:
+                self._settle(delivery, message, results[index])
         return len(batch)
+
+    def _handle_batch_guarded(self, messages: list[ConsumedMessage]) -> list[Exception | None]:
+        """Runs in the worker thread: the handler's results, one per message, never raising."""
+        started = time.perf_counter()
+        try:
+            results = list(self.handle_batch(messages))
+            if len(results) != len(messages):
+                raise RuntimeError(f"handle_batch returned {len(results)} results for {len(messages)} messages")
+        except Exception as exc:  # the whole batch failed: each message is settled as transient
+            logger.exception("%s: handle_batch raised", self.name)
+            results = [exc] * len(messages)
+        finally:
+            HANDLE_SECONDS.labels(self.queue).observe(time.perf_counter() - started)
+        return results
+
+    def _defer_circuit_open(self, delivery: _Delivery, message: ConsumedMessage, error: Exception) -> None:
+        """The call was never made: no attempt spent, never a dead letter."""
+        MESSAGES.labels(self.queue, "deferred").inc()
+        if self._blocked is not None:
+            # Paused (not consuming): back to the queue, taken again on resume.
+            self._channel.basic_nack(delivery.method.delivery_tag, requeue=True)
+            return
+        # Not paused (the circuit half open with a trial in flight, or a breaker the hook
+        # does not know): wait in a delay queue rather than come straight back.
+        retry_after = getattr(error, "retry_after", None)
+        delay = retry_after if retry_after and retry_after > 0 else self.retry_base_seconds
+        self._delay(delivery, message, dict(message.headers), min(delay, self.retry_max_seconds))
 
     def _settle(self, delivery: _Delivery, message: ConsumedMessage, result: Exception | None) -> None:
         extra = self._log_extra(message)
@@ -432,47 +824,65 @@ class BaseConsumer(QueueConsumer):
                 exc_info=(type(result), result, result.__traceback__),
             )
         reason = _reason(result)
-        if message.attempt >= self.max_attempts:
+        if self.max_attempts is not None and message.attempt >= self.max_attempts:
             self._dead_letter(
                 delivery, message, f"max_attempts_exceeded: {reason}", "exhausted", "transient", history_error=reason
             )
             return
-        delay = self.retry_delay(message.attempt, getattr(result, "retry_after", None))
+        now = self.clock()
+        remaining = self.budget_remaining(message, now)
+        if remaining <= 0:
+            spent = now - message.first_attempt_at if message.first_attempt_at is not None else 0.0
+            self._dead_letter(
+                delivery,
+                message,
+                f"retry_budget_exhausted: {reason} (retried for {spent:.0f}s over {message.attempt} attempts)",
+                "exhausted",
+                "transient",
+                history_error=reason,
+            )
+            return
+        # Never beyond the budget: the last try happens when it runs out.
+        delay = min(self.retry_delay(message.attempt, getattr(result, "retry_after", None)), remaining)
         headers = dict(message.headers)
         headers["x-attempt"] = message.attempt + 1
         headers["x-history"] = self._history_with(message, reason, "transient")
-        target = delay_queue_for(self.queue, delay, self.retry_base_seconds)
-        props = self._copy_properties(delivery.properties, headers, expiration=str(max(0, int(delay * 1000))))
-        if not self._republish(delivery, message, "", target, props):
+        if not self._delay(delivery, message, headers, delay):
             return
         MESSAGES.labels(self.queue, "retried").inc()
         logger.info(
-            "%s: transient failure, retry %d in %.2fs via %s: %s",
+            "%s: transient failure, retry %d in %.2fs: %s",
             self.name,
             message.attempt + 1,
             delay,
-            target,
             reason,
             extra=extra,
         )
         self._call_hook(self.on_retry, message, result, message.attempt + 1, delay)
 
-    def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds before attempt ``attempt + 1``.
+    def _delay(self, delivery: _Delivery, message: ConsumedMessage, headers: dict, delay: float) -> bool:
+        """Republish through the delay queue for ``delay`` seconds, then ack the original.
 
-        ``base * 2**(attempt-1)`` times a random factor in [0.5, 1.0]; a larger
-        ``retry_after`` (e.g. from a Retry-After header) replaces it; the result is capped
-        at ``retry_max_seconds`` (so the delay tiers stay meaningful).
+        Carries the budget's start; a delay longer than one pass through the tiers goes
+        through the top tier with its due time in ``x-retry-not-before``.
         """
-        backoff = self.retry_base_seconds * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
-        if retry_after is not None and retry_after > backoff:
-            backoff = retry_after
-        return max(0.0, min(backoff, self.retry_max_seconds))
+        now = self.clock()
+        if message.first_attempt_at is not None:
+            headers[FIRST_ATTEMPT_HEADER] = _iso(message.first_attempt_at)
+        headers.pop(NOT_BEFORE_HEADER, None)
+        delay = max(0.0, delay)
+        limit = delay_tier_limit(self.retry_base_seconds)
+        if delay > limit:
+            headers[NOT_BEFORE_HEADER] = _iso(now + delay)
+            delay = limit
+        target = delay_queue_for(self.queue, delay, self.retry_base_seconds)
+        props = self._copy_properties(delivery.properties, headers, expiration=str(max(0, int(delay * 1000))))
+        return self._republish(delivery, message, "", target, props)
 
     def _dead_letter(
         self, delivery, message, reason: str, failure_kind: str, history_kind: str, history_error: str | None = None
     ) -> None:
-        now = _now_iso()
+        now = _iso(self.clock())
         headers = dict(message.headers)
         headers.update(
             {
@@ -484,6 +894,9 @@ class BaseConsumer(QueueConsumer):
                 "x-failed-at": now,
             }
         )
+        if message.first_attempt_at is not None:
+            headers[FIRST_ATTEMPT_HEADER] = _iso(message.first_attempt_at)
+        headers.pop(NOT_BEFORE_HEADER, None)
         props = self._copy_properties(delivery.properties, headers)
         if not self._republish(delivery, message, EXCHANGE, FAILED_QUEUE, props):
             return
@@ -493,9 +906,8 @@ class BaseConsumer(QueueConsumer):
         logger.warning("%s: dead-lettered (%s): %s", self.name, failure_kind, reason, extra=self._log_extra(message))
         self._call_hook(self.on_dead_letter, message, reason)
 
-    @staticmethod
-    def _history_with(message: ConsumedMessage, error: str, kind: str, at: str | None = None) -> str:
-        entry = {"attempt": message.attempt, "error": error, "at": at or _now_iso(), "kind": kind}
+    def _history_with(self, message: ConsumedMessage, error: str, kind: str, at: str | None = None) -> str:
+        entry = {"attempt": message.attempt, "error": error, "at": at or _iso(self.clock()), "kind": kind}
         return json.dumps([*message.history, entry], separators=(",", ":"), default=str)
 
     @staticmethod

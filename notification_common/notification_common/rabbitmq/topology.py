@@ -18,7 +18,10 @@ Layout::
 Retries are delayed by publishing to a delay queue with a per-message ``expiration``
 (never by sleeping in a consumer, never by requeueing in a hot loop).  The delay
 queues carry no ``x-message-ttl``, so changing the backoff configuration never
-changes queue arguments.
+changes queue arguments.  A delay longer than the tiers hold (:func:`delay_tier_limit`)
+goes through the top tier more than once: the consumer carries the due time in
+``x-retry-not-before`` and sends a message that came back early round again without
+handling it (docs/operations.md, "Retries").
 
 ``RABBITMQ_QUEUE_TYPE=quorum`` (default ``classic``) declares every queue as a quorum
 queue (replicated on a RabbitMQ cluster), the delay queues with at-least-once
@@ -59,6 +62,7 @@ __all__ = [
     "default_url",
     "delay_queue_for",
     "delay_queue_name",
+    "delay_tier_limit",
     "delay_queues",
     "queue_depths",
     "queue_depths_from_url",
@@ -104,6 +108,15 @@ def all_queues() -> list[str]:
     return names
 
 
+def delay_tier_limit(base_seconds: float) -> float:
+    """The longest delay one pass through the delay tiers holds: ``base * 2**(RETRY_TIERS-1)``
+    (2560 s with a 5 s base).  A consumer wanting longer publishes to the top tier with
+    this expiration and re-queues the message when it comes back early."""
+    if base_seconds <= 0:
+        return float("inf")
+    return base_seconds * 2 ** (RETRY_TIERS - 1)
+
+
 def delay_queue_for(work_queue: str, delay_seconds: float, base_seconds: float) -> str:
     """The delay queue that should hold a retry of ``work_queue`` due in ``delay_seconds``.
 
@@ -114,8 +127,9 @@ def delay_queue_for(work_queue: str, delay_seconds: float, base_seconds: float) 
     a long delay would hold back a shorter one queued behind it (head-of-line
     blocking).  With tiers, the messages of one tier have delays in a narrow band
     (tier i holds delays in (base * 2**(i-2), base * 2**(i-1)], a factor of two), so a
-    message is late by at most the spread of its own tier -- less than its own delay --
-    and only the top tier (delays beyond base * 2**(RETRY_TIERS-2)) is unbounded.
+    message is late by at most the spread of its own tier -- less than its own delay.
+    The consumer never puts a delay beyond :func:`delay_tier_limit` into the top tier (it
+    splits a longer one into passes), so the top tier keeps the same factor-of-two band.
     """
     if work_queue not in WORK_QUEUES:
         raise ValueError(f"no delay queues for {work_queue!r}; expected one of {WORK_QUEUES}")
