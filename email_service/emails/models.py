@@ -26,8 +26,13 @@ class EmailNotification(models.Model):
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True, help_text="RFC 5322 Message-ID, stable per notification.")
     trace_id = models.CharField(max_length=128, blank=True)
-    # Lease of the consumer that marked the row "sending" (see services.email_batch_claim).
+    # The claim of the consumer that marked the row "sending" (see services.email_batch_claim):
+    # when it was taken, the fencing token of that claim (a new one per claim, so a holder
+    # whose lease ran out and was taken over can tell, and neither sends nor stores an
+    # outcome), and until when the lease runs (renewed by the holder before each SMTP send).
     claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # The final status last acknowledged by the user service; rows whose status differs are
     # reported again when a consumer starts (a report may die with the process that queued it).
