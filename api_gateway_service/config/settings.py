@@ -44,3 +44,9 @@ OUTBOX_RELAY_GRACE_SECONDS = env_float("OUTBOX_RELAY_GRACE_SECONDS", 2.0)
 OUTBOX_PUBLISH_BACKOFF_SECONDS = env_float("OUTBOX_PUBLISH_BACKOFF_SECONDS", 5.0)
 # Health reports the outbox "down" when its oldest unpublished row is older than this.
 OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 300)
+# A row the broker refuses (unroutable, nacked) is tried this many times, waiting
+# base * 2**(n-1) seconds (capped) after the n-th refusal, then parked until an operator
+# replays it; the rows behind it keep flowing. Broker outages never count.
+OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 8)
+OUTBOX_RETRY_BASE_SECONDS = env_float("OUTBOX_RETRY_BASE_SECONDS", 2.0)
+OUTBOX_RETRY_MAX_SECONDS = env_float("OUTBOX_RETRY_MAX_SECONDS", 300.0)

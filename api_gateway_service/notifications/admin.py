@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 
-from notifications.models import NotificationRequest, OutboxMessage
-from notifications.services import outbox_requeue
+from notification_common.exceptions import ApplicationError
+from notifications.models import NotificationRequest, OutboxMessage, OutboxStatus
+from notifications.services import outbox_replay, outbox_requeue
 
 
 class OutboxInline(admin.StackedInline):
@@ -16,7 +17,12 @@ class OutboxInline(admin.StackedInline):
         "created_at",
         "published_at",
         "attempts",
+        "failed_attempts",
         "last_error",
+        "next_attempt_at",
+        "parked_at",
+        "replayed_at",
+        "replay_count",
     )
 
 
@@ -33,28 +39,41 @@ class NotificationRequestAdmin(admin.ModelAdmin):
         return False  # notifications enter through the API (validation, user check, outbox)
 
 
-class PublishedFilter(admin.SimpleListFilter):
-    title = "published"
-    parameter_name = "published"
+class OutboxStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return (("yes", "Published"), ("no", "Unpublished"))
+        return OutboxStatus.choices
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
+        if self.value() == OutboxStatus.PUBLISHED:
             return queryset.filter(published_at__isnull=False)
-        if self.value() == "no":
-            return queryset.filter(published_at__isnull=True)
+        if self.value() == OutboxStatus.PENDING:
+            return queryset.filter(published_at__isnull=True, parked_at__isnull=True)
+        if self.value() == OutboxStatus.PARKED:
+            return queryset.filter(parked_at__isnull=False)
         return queryset
 
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "notification_id", "routing_key", "created_at", "published_at", "attempts", "last_error")
-    list_filter = (PublishedFilter, "routing_key")
+    list_display = (
+        "id",
+        "notification_id",
+        "routing_key",
+        "status",
+        "created_at",
+        "published_at",
+        "parked_at",
+        "attempts",
+        "failed_attempts",
+        "last_error",
+    )
+    list_filter = (OutboxStatusFilter, "routing_key")
     search_fields = ("=notification__id",)
     readonly_fields = [field.name for field in OutboxMessage._meta.fields]
-    actions = ["requeue"]
+    actions = ["requeue", "replay_parked"]
 
     def has_add_permission(self, request):
         return False
@@ -63,3 +82,18 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     def requeue(self, request, queryset):
         count = outbox_requeue(outbox_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} message(s) requeued; the relay publishes them shortly.", messages.SUCCESS)
+
+    @admin.action(description="Replay: give the selected parked messages back to the relay (once)")
+    def replay_parked(self, request, queryset):
+        replayed, refused = 0, []
+        for notification_id in queryset.values_list("notification_id", flat=True):
+            try:
+                outbox_replay(notification_id=notification_id)
+            except ApplicationError as exc:
+                refused.append(f"{notification_id}: {exc.message}")
+            else:
+                replayed += 1
+        if replayed:
+            self.message_user(request, f"{replayed} parked message(s) replayed.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)

@@ -1,4 +1,4 @@
-"""The gateway's HTTP API: accept, read and list notifications, and the stats for admins."""
+"""The gateway's HTTP API: accept, read and list notifications; stats and parked outbox rows for admins."""
 
 import json
 import re
@@ -16,12 +16,18 @@ from notification_common.pagination import paginate
 from notification_common.request_context import get_request_id
 from notifications.constants import NotificationStatus, NotificationType
 from notifications.permissions import CanSendNotifications
-from notifications.selectors import notification_get_for_sender, notification_list, notification_stats
+from notifications.selectors import (
+    notification_get_for_sender,
+    notification_list,
+    notification_stats,
+    outbox_parked_list,
+)
 from notifications.senders import sender_of
 from notifications.services import (
     notification_accept,
     notification_send_rate_limit_enforce,
     notification_status_refresh,
+    outbox_replay,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -212,3 +218,45 @@ class NotificationStatsApi(APIView):
     @extend_schema(operation_id="notification_stats", responses=NotificationStatsOutputSerializer)
     def get(self, request):
         return ok(self.NotificationStatsOutputSerializer(notification_stats()).data)
+
+
+class OutboxMessageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    notification_id = serializers.UUIDField()
+    notification_type = serializers.CharField(source="notification.notification_type")
+    routing_key = serializers.CharField()
+    status = serializers.CharField()
+    priority = serializers.IntegerField()
+    body = serializers.JSONField()
+    headers = serializers.JSONField()
+    attempts = serializers.IntegerField()
+    failed_attempts = serializers.IntegerField()
+    last_error = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    next_attempt_at = serializers.DateTimeField(allow_null=True)
+    parked_at = serializers.DateTimeField(allow_null=True)
+    published_at = serializers.DateTimeField(allow_null=True)
+    replayed_at = serializers.DateTimeField(allow_null=True)
+    replay_count = serializers.IntegerField()
+
+
+class OutboxParkedListApi(APIView):
+    """Outbox rows the broker kept refusing, set aside by the relay (internal keys only)."""
+
+    permission_classes = [IsInternal]
+
+    @extend_schema(operation_id="outbox_parked_list", responses=OutboxMessageOutputSerializer(many=True))
+    def get(self, request):
+        queryset = outbox_parked_list().select_related("notification")
+        return paginate(queryset, request, OutboxMessageOutputSerializer)
+
+
+class OutboxReplayApi(APIView):
+    """Give a parked row back to the relay, once (409 when not parked or replayed before)."""
+
+    permission_classes = [IsInternal]
+
+    @extend_schema(operation_id="outbox_replay", request=None, responses=OutboxMessageOutputSerializer)
+    def post(self, request, notification_id: str):
+        row = outbox_replay(notification_id=notification_id)
+        return ok(OutboxMessageOutputSerializer(row).data, message="Replayed: the relay publishes it shortly.")

@@ -25,6 +25,13 @@ class GatewayErrorCode:
     USER_INACTIVE = "user_inactive"
 
 
+class OutboxErrorCode:
+    """Refusals of the internal outbox endpoints (replaying parked rows)."""
+
+    NOT_PARKED = "not_parked"
+    ALREADY_REPLAYED = "already_replayed"
+
+
 class NotificationType(models.TextChoices):
     EMAIL = "email", "Email"
     PUSH = "push", "Push"

@@ -48,6 +48,13 @@ class NotificationRequest(models.Model):
         return f"{self.notification_type} {self.template_code} -> {self.user_id} ({self.id})"
 
 
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PUBLISHED = "published", "Published"
+    # Refused by the broker OUTBOX_MAX_PUBLISH_ATTEMPTS times: set aside until replayed.
+    PARKED = "parked", "Parked"
+
+
 class OutboxMessage(models.Model):
     notification = models.OneToOneField(NotificationRequest, on_delete=models.CASCADE, related_name="outbox")
     routing_key = models.CharField(max_length=64)
@@ -56,19 +63,41 @@ class OutboxMessage(models.Model):
     priority = models.PositiveSmallIntegerField(default=5)
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Every publish tried, outages included (for the operator's eye only).
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # Publishes the broker refused (returned as unroutable, nacked). Only these count towards
+    # parking: a broker outage is not the row's fault.
+    failed_attempts = models.PositiveIntegerField(default=0)
+    # After a refusal the relay leaves the row alone until then (per-row backoff).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    # A parked row may be replayed once (docs/api_gateway.md, "Parked rows").
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replay_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
-            # The relay and the health check only ever look at unpublished rows, oldest first.
-            models.Index(fields=["created_at"], condition=Q(published_at__isnull=True), name="outbox_unpublished_idx"),
+            # The relay and the health check only ever look at unpublished, unparked rows, oldest first.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(published_at__isnull=True, parked_at__isnull=True),
+                name="outbox_unpublished_idx",
+            ),
+            models.Index(fields=["parked_at"], condition=Q(parked_at__isnull=False), name="outbox_parked_idx"),
         ]
         ordering = ["created_at"]
 
     def __str__(self) -> str:
-        state = "published" if self.published_at else "unpublished"
-        return f"outbox {self.pk} {self.routing_key} ({state})"
+        return f"outbox {self.pk} {self.routing_key} ({self.status})"
+
+    @property
+    def status(self) -> str:
+        if self.published_at:
+            return OutboxStatus.PUBLISHED
+        if self.parked_at:
+            return OutboxStatus.PARKED
+        return OutboxStatus.PENDING
 
     @property
     def message_id(self) -> str:

@@ -41,13 +41,20 @@ def notification_list(*, sender: str, filters: dict | None = None):
 
 
 def outbox_backlog() -> dict:
-    """Unpublished outbox rows and the age in seconds of the oldest (0 when none)."""
-    result = OutboxMessage.objects.filter(published_at__isnull=True).aggregate(
+    """Rows waiting to be published, the age in seconds of the oldest (0 when none), and the
+    parked rows (set aside after repeated refusals; not part of the backlog)."""
+    result = OutboxMessage.objects.filter(published_at__isnull=True, parked_at__isnull=True).aggregate(
         backlog=Count("id"), oldest=Min("created_at")
     )
     oldest = result["oldest"]
     age = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
-    return {"backlog": result["backlog"], "oldest_age_seconds": round(age, 3)}
+    parked = OutboxMessage.objects.filter(parked_at__isnull=False).count()
+    return {"backlog": result["backlog"], "oldest_age_seconds": round(age, 3), "parked": parked}
+
+
+def outbox_parked_list():
+    """Parked rows, most recently parked first."""
+    return OutboxMessage.objects.filter(parked_at__isnull=False).order_by("-parked_at", "-id")
 
 
 def notification_stats() -> dict:

@@ -9,6 +9,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -16,13 +17,13 @@ from functools import partial
 import redis
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from notification_common import ratelimit
 from notification_common.conf import common_settings
-from notification_common.exceptions import ApplicationError, DependencyUnavailable
-from notification_common.rabbitmq import PublishError, get_publisher
+from notification_common.exceptions import ApplicationError, DependencyUnavailable, NotFound
+from notification_common.rabbitmq import PublishError, PublishRejected, get_publisher
 from notifications.clients import notification_status_get, user_get
 from notifications.constants import (
     MESSAGE_SCHEMA_VERSION,
@@ -32,8 +33,10 @@ from notifications.constants import (
     GatewayErrorCode,
     NotificationStatus,
     NotificationType,
+    OutboxErrorCode,
     StatusSource,
 )
+from notifications.metrics import OUTBOX_PARKED, OUTBOX_REFUSED
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.selectors import notification_get_by_idempotency_key
 from notifications.senders import Sender
@@ -57,7 +60,10 @@ class NotificationLiveStatus:
 @dataclass(frozen=True)
 class RelayResult:
     published: int
-    error: str | None = None
+    taken: int = 0  # rows due that this batch looked at (published, refused or not reached)
+    refused: int = 0  # rows the broker refused (each counted against its own row)
+    parked: int = 0  # of those, rows that reached OUTBOX_MAX_PUBLISH_ATTEMPTS and were set aside
+    error: str | None = None  # a broker outage: the batch stopped there
 
 
 # -- rate limits -----------------------------------------------------------------------------
@@ -284,6 +290,16 @@ def outbox_publish(*, outbox: OutboxMessage) -> bool:
         return False
     try:
         _publish(get_publisher(url), outbox)
+    except PublishRejected as exc:
+        # This message's fault, not the broker's: count it against the row, not other requests.
+        logger.warning(
+            "the broker refused a message; the outbox relay will retry it",
+            extra={"notification_id": outbox.message_id, "error": str(exc)},
+        )
+        with transaction.atomic():
+            OutboxMessage.objects.filter(pk=outbox.pk).update(attempts=F("attempts") + 1)
+            outbox_publish_refusal_record(outbox_id=outbox.pk, error=str(exc))
+        return False
     except PublishError as exc:
         with _pause_lock:
             _publish_paused_until[url] = time.monotonic() + settings.OUTBOX_PUBLISH_BACKOFF_SECONDS
@@ -312,38 +328,93 @@ def _outbox_mark_published(*, outbox_id: int) -> None:
         )
 
 
-def outbox_relay_batch(*, batch_size: int, grace_seconds: float) -> RelayResult:
-    """Publish up to ``batch_size`` unpublished rows, oldest first; stop at the first failure.
+def outbox_retry_delay(*, failed_attempts: int) -> float:
+    """Seconds the relay leaves a row alone after its ``failed_attempts``-th refusal."""
+    base = settings.OUTBOX_RETRY_BASE_SECONDS
+    return min(base * 2 ** max(0, failed_attempts - 1), settings.OUTBOX_RETRY_MAX_SECONDS)
 
+
+def outbox_publish_refusal_record(*, outbox_id: int, error: str, now=None) -> OutboxMessage | None:
+    """Count one refusal by the broker against the row: back off, or park it at the limit.
+
+    Returns the row as stored, or None when it is gone or no longer pending (published or
+    parked by someone else meanwhile).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = (
+            OutboxMessage.objects.select_for_update()
+            .filter(pk=outbox_id, published_at__isnull=True, parked_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            return None
+        row.failed_attempts += 1
+        row.last_error = error[:1000]
+        if row.failed_attempts >= settings.OUTBOX_MAX_PUBLISH_ATTEMPTS:
+            row.parked_at = now
+            row.next_attempt_at = None
+        else:
+            row.next_attempt_at = now + timedelta(seconds=outbox_retry_delay(failed_attempts=row.failed_attempts))
+        row.save(update_fields=["failed_attempts", "last_error", "parked_at", "next_attempt_at"])
+    OUTBOX_REFUSED.inc()
+    if row.parked_at:
+        OUTBOX_PARKED.inc()
+        logger.error(
+            "outbox row parked after %d refusals; replay it once the cause is fixed",
+            row.failed_attempts,
+            extra={"notification_id": row.message_id, "routing_key": row.routing_key, "error": row.last_error},
+        )
+    return row
+
+
+def outbox_relay_batch(*, batch_size: int, grace_seconds: float, now=None) -> RelayResult:
+    """Publish up to ``batch_size`` due rows, oldest first.
+
+    A row the broker refuses is counted against that row alone (backoff, then parked) and the
+    rows behind it go on; a broker outage stops the batch and counts against no row.
     Rows stay locked (FOR UPDATE SKIP LOCKED) while they are published, so several relays
     never publish the same row; a crash between publish and commit publishes it again,
     which the workers' idempotency absorbs.
     """
     url = common_settings.RABBITMQ_URL
     publisher = get_publisher(url)
-    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=grace_seconds)
     published: list[int] = []
+    tried: list[int] = []
+    refused = parked = 0
     error = None
     with transaction.atomic():
         rows = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True, created_at__lte=cutoff)
+            .filter(published_at__isnull=True, parked_at__isnull=True, created_at__lte=cutoff)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
             .order_by("created_at", "id")[:batch_size]
         )
         for row in rows:
+            tried.append(row.pk)
             try:
                 _publish(publisher, row)
+            except PublishRejected as exc:
+                refused += 1
+                stored = outbox_publish_refusal_record(outbox_id=row.pk, error=str(exc), now=now)
+                parked += bool(stored and stored.parked_at)
+                continue
             except PublishError as exc:
-                # Keep the order: the rest waits for the next round rather than overtaking.
+                # The broker is unreachable: nothing behind this row would fare better, and
+                # it is no row's fault, so no refusal is counted.
                 error = str(exc)
-                OutboxMessage.objects.filter(pk=row.pk).update(attempts=F("attempts") + 1, last_error=error[:1000])
+                OutboxMessage.objects.filter(pk=row.pk).update(last_error=error[:1000])
                 break
             published.append(row.pk)
+        if tried:
+            OutboxMessage.objects.filter(pk__in=tried).update(attempts=F("attempts") + 1)
         if published:
             OutboxMessage.objects.filter(pk__in=published).update(
-                published_at=timezone.now(), attempts=F("attempts") + 1, last_error=""
+                published_at=timezone.now(), last_error="", next_attempt_at=None
             )
-    return RelayResult(published=len(published), error=error)
+    return RelayResult(published=len(published), taken=len(rows), refused=refused, parked=parked, error=error)
 
 
 def outbox_requeue(*, outbox_ids: list[int]) -> int:
@@ -351,6 +422,40 @@ def outbox_requeue(*, outbox_ids: list[int]) -> int:
     return OutboxMessage.objects.filter(pk__in=outbox_ids, published_at__isnull=False).update(
         published_at=None, last_error=""
     )
+
+
+def outbox_replay(*, notification_id) -> OutboxMessage:
+    """Give a parked row back to the relay, once; 404 unknown, 409 not parked or replayed before.
+
+    The refusal count starts over, so a row that is refused again is parked again after
+    OUTBOX_MAX_PUBLISH_ATTEMPTS; it cannot be replayed a second time (like dead letters).
+    """
+    try:
+        notification_id = uuid.UUID(str(notification_id))
+    except ValueError:
+        raise NotFound("Outbox message not found.") from None
+    with transaction.atomic():
+        row = OutboxMessage.objects.select_for_update().filter(notification_id=notification_id).first()
+        if row is None:
+            raise NotFound("Outbox message not found.")
+        if row.replayed_at is not None:
+            raise ApplicationError(
+                OutboxErrorCode.ALREADY_REPLAYED,
+                f"Outbox message {row.message_id} was already replayed at {row.replayed_at.isoformat()}.",
+                409,
+            )
+        if row.parked_at is None:
+            raise ApplicationError(
+                OutboxErrorCode.NOT_PARKED, f"Outbox message {row.message_id} is {row.status}, not parked.", 409
+            )
+        row.parked_at = None
+        row.next_attempt_at = None
+        row.failed_attempts = 0
+        row.replayed_at = timezone.now()
+        row.replay_count += 1
+        row.save(update_fields=["parked_at", "next_attempt_at", "failed_attempts", "replayed_at", "replay_count"])
+    logger.info("parked outbox row replayed", extra={"notification_id": row.message_id})
+    return row
 
 
 # -- status ------------------------------------------------------------------------------------

@@ -8,7 +8,15 @@ import os
 import time
 
 from django.http import HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -24,10 +32,25 @@ def observe_request(*, service: str, method: str, route: str, status: int, start
     HTTP_LATENCY.labels(service, method, route).observe(time.perf_counter() - started)
 
 
+# Collectors whose value is read when /metrics is scraped (e.g. a count from the database):
+# the same in one process or under gunicorn's workers, where only files are shared.
+_SCRAPE_COLLECTORS: list = []
+
+
+def register_scrape_collector(collector) -> None:
+    """Serve ``collector`` on /metrics, read at scrape time. It should define ``describe()``
+    (so registering does not collect) and never raise from ``collect()``."""
+    if collector not in _SCRAPE_COLLECTORS:
+        _SCRAPE_COLLECTORS.append(collector)
+        REGISTRY.register(collector)
+
+
 def metrics_view(request):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        for collector in _SCRAPE_COLLECTORS:
+            registry.register(collector)
         body = generate_latest(registry)
     else:
         body = generate_latest()

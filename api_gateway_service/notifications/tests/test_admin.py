@@ -24,7 +24,7 @@ def test_outbox_can_be_filtered_to_unpublished_rows(admin_client):
     published = OutboxMessageFactory(published_at=timezone.now())
     unpublished = OutboxMessageFactory()
 
-    response = admin_client.get(OUTBOX_ADMIN, {"published": "no"})
+    response = admin_client.get(OUTBOX_ADMIN, {"status": "pending"})
 
     assert response.status_code == 200
     assert list(response.context["cl"].queryset) == [unpublished]

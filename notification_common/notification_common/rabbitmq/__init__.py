@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         StoringConsumer,
         TransientError,
     )
-    from .publisher import Publisher, PublishError, get_publisher
+    from .publisher import Publisher, PublishError, PublishRejected, get_publisher
     from .topology import (
         EMAIL_QUEUE,
         EXCHANGE,
@@ -51,6 +51,7 @@ _EXPORTS = {
     "PermanentError": "consumer",
     "TransientError": "consumer",
     "PublishError": "publisher",
+    "PublishRejected": "publisher",
     "Publisher": "publisher",
     "get_publisher": "publisher",
     "EMAIL_QUEUE": "topology",
@@ -82,6 +83,7 @@ __all__ = [
     "MalformedMessage",
     "PermanentError",
     "PublishError",
+    "PublishRejected",
     "Publisher",
     "TransientError",
     "all_queues",

@@ -19,7 +19,7 @@ import pika.exceptions
 from .connection import connect
 from .topology import EXCHANGE, default_url
 
-__all__ = ["PublishError", "Publisher", "encode_body", "get_publisher"]
+__all__ = ["PublishError", "PublishRejected", "Publisher", "encode_body", "get_publisher"]
 
 logger = logging.getLogger("notification_common.rabbitmq")
 
@@ -33,6 +33,11 @@ _IDLE_CHECK_SECONDS = 5.0
 
 class PublishError(Exception):
     """The message could not be published (unroutable, nacked, or the broker is unreachable)."""
+
+
+class PublishRejected(PublishError):
+    """The broker took the connection but refused this message (returned as unroutable, or
+    nacked): publishing it again as it is will likely fail again, unlike an outage."""
 
 
 def encode_body(body: dict | bytes) -> bytes:
@@ -133,9 +138,9 @@ class Publisher:
                 self._last_used = time.monotonic()
                 return
             except pika.exceptions.UnroutableError as exc:
-                raise PublishError(f"unroutable: {target}") from exc
+                raise PublishRejected(f"unroutable: {target}") from exc
             except pika.exceptions.NackError as exc:
-                raise PublishError(f"nacked by broker: {target}") from exc
+                raise PublishRejected(f"nacked by broker: {target}") from exc
             except _CONNECTION_ERRORS as exc:
                 self._reset()
                 if attempt == 2:

@@ -1,7 +1,9 @@
 """``manage.py relay_outbox``: publish the outbox rows the after-commit publish left behind.
 
 Safe to run several at once (rows are taken with FOR UPDATE SKIP LOCKED). Stops cleanly on
-SIGTERM/SIGINT after the batch in hand.
+SIGTERM/SIGINT after the batch in hand. A row the broker refuses is retried with its own
+backoff and parked after OUTBOX_MAX_PUBLISH_ATTEMPTS; the rows behind it keep flowing
+(docs/api_gateway.md, "Parked rows"). A broker outage stops the round and parks nothing.
 """
 
 import logging
@@ -88,19 +90,26 @@ class Command(BaseCommand):
         self._stop.set()
 
     def _drain(self, *, batch_size: int, grace: float) -> int:
-        """Relay batches until nothing is due, a publish fails, or a stop is requested."""
+        """Relay batches until nothing is due, the broker is unreachable, or a stop is requested."""
         total = 0
-        if not self._topology_declared:
-            self._declare_topology()
         while not self._stop.is_set():
+            if not self._topology_declared:
+                self._declare_topology()
             result = outbox_relay_batch(batch_size=batch_size, grace_seconds=grace)
             total += result.published
-            if result.published:
-                logger.info("outbox relayed", extra={"published": result.published})
+            if result.published or result.refused:
+                logger.info(
+                    "outbox relayed",
+                    extra={"published": result.published, "refused": result.refused, "parked": result.parked},
+                )
+            if result.refused:
+                # An unroutable row may only mean a queue was deleted: declare the topology
+                # again before any row is tried again, so that never parks good rows.
+                self._topology_declared = False
             if result.error:
                 self._topology_declared = False  # the broker may have come back without it
                 raise RelayPublishFailed(result.error)
-            if result.published < batch_size:
+            if result.taken < batch_size:
                 break
         return total
 
