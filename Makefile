@@ -7,7 +7,7 @@ SERVICES := api_gateway_service user_service template_service email_service push
 REQUIREMENTS := requirements-base.txt requirements-dev.txt notification_common/pyproject.toml $(foreach s,$(SERVICES),$(s)/requirements.txt)
 STAMP := $(VENV)/.installed
 
-.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e lint check bench demo clean $(addprefix test-,$(SERVICES))
+.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum lint check bench demo clean $(addprefix test-,$(SERVICES))
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ $(addprefix test-,$(SERVICES)): test-%: install
 
 test-e2e: install
 	@if ls e2e/test_*.py >/dev/null 2>&1; then cd e2e && $(PY) -m pytest -q; else echo "e2e: no scenarios yet"; fi
+
+# The core e2e scenarios (delivery, retries through the delay queues, dead letters and replay)
+# on quorum queues, in a vhost of their own (docs/operations.md, "Quorum queues").
+test-e2e-quorum: install
+	cd e2e && RABBITMQ_QUEUE_TYPE=quorum E2E_RABBITMQ_VHOST=notifications_e2e_quorum \
+		$(PY) -m pytest -q test_email_delivery.py test_push_delivery.py test_failures.py test_requests.py test_operations.py
 
 lint: install
 	$(abspath $(VENV))/bin/ruff check .

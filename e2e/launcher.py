@@ -4,7 +4,8 @@ Six services under gunicorn (``notification_common.gunicorn_conf``, the containe
 the email and push consumers, the outbox relay, the dead-letter consumer, and the loopback
 SMTP and FCM servers, all as child processes against the real PostgreSQL, Redis and
 RabbitMQ. Each run gets its own databases (``e2e_<db>``, kept between runs and migrated),
-RabbitMQ vhost (``notifications_e2e``, purged) and Redis database (14, flushed).
+RabbitMQ vhost (``notifications_e2e``, or ``notifications_e2e_quorum`` with
+``RABBITMQ_QUEUE_TYPE=quorum``; purged) and Redis database (14, flushed).
 
 Used by ``e2e/conftest.py`` and ``bench/run.py``::
 
@@ -33,7 +34,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 
-E2E_VHOST = "notifications_e2e"
+# A vhost holds classic or quorum queues, never both: a quorum run (RABBITMQ_QUEUE_TYPE=quorum,
+# `make test-e2e-quorum`) gets a vhost of its own unless E2E_RABBITMQ_VHOST names one.
+E2E_VHOST = os.environ.get("E2E_RABBITMQ_VHOST") or (
+    "notifications_e2e_quorum"
+    if os.environ.get("RABBITMQ_QUEUE_TYPE", "").strip().lower() == "quorum"
+    else "notifications_e2e"
+)
 E2E_REDIS_DB = 14
 INTERNAL_KEY = "e2e-internal-key"
 SENDER_KEY = "e2e-sender-key"
