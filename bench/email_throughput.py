@@ -35,6 +35,8 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services default to production and refuse the dev defaults there (docs/operations.md).
+os.environ.setdefault("ENVIRONMENT", "development")
 EMAIL_DIR = ROOT / "email_service"
 TEMPLATE_DIR = ROOT / "template_service"
 PYTHON = ROOT / ".venv" / "bin" / "python"

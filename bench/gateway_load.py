@@ -37,6 +37,8 @@ from urllib.parse import urlparse, urlunparse
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services default to production and refuse the dev defaults there (docs/operations.md).
+os.environ.setdefault("ENVIRONMENT", "development")
 GATEWAY_DIR = ROOT / "api_gateway_service"
 sys.path.insert(0, str(ROOT / "notification_common"))
 

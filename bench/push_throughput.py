@@ -36,6 +36,8 @@ from notification_common.testing.http import StubHTTPServer
 from notification_common.vhosts import ensure_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services default to production and refuse the dev defaults there (docs/operations.md).
+os.environ.setdefault("ENVIRONMENT", "development")
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 BENCH_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/notifications_bench_push"

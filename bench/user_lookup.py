@@ -32,6 +32,8 @@ from psycopg import sql
 from notification_common.testing.processes import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services default to production and refuse the dev defaults there (docs/operations.md).
+os.environ.setdefault("ENVIRONMENT", "development")
 SERVICE_DIR = ROOT / "user_service"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"

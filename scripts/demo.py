@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services default to production and refuse the dev defaults there (docs/operations.md).
+os.environ.setdefault("ENVIRONMENT", "development")
 GATEWAY = os.environ.get("GATEWAY_SERVICE_URL", "http://127.0.0.1:8000")
 USERS = os.environ.get("USER_SERVICE_URL", "http://127.0.0.1:8001")
 SMTP_API = os.environ.get("DEMO_SMTP_API_URL", "http://127.0.0.1:8025")

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The services default to production and refuse the dev defaults there (docs/operations.md).
+os.environ.setdefault("ENVIRONMENT", "development")
 sys.path.insert(0, str(ROOT / "notification_common"))
 
 URLS = [

@@ -5,6 +5,8 @@ Every variable is documented in .env.example at the repository root.
 
 from pathlib import Path
 
+from platform_admin.tokens import DEV_ADMIN_JWT_SECRET, parse_admin_jwt_secrets
+
 from notification_common.django_settings import service_settings
 from notification_common.env import env_float, env_int, env_str, env_url
 
@@ -38,7 +40,19 @@ _base["NOTIFICATION_COMMON"]["API_KEY_LOCAL_VERIFIER"] = "platform_admin.service
 
 globals().update(_base)
 
-ADMIN_JWT_SECRET = env_str("ADMIN_JWT_SECRET", _base["SECRET_KEY"])
+# Admin tokens have signing keys of their own, never SECRET_KEY: "kid=secret;kid2=secret".
+# The first signs, every one verifies, so a next key can be added before it takes over
+# (rotation: docs/operations.md). ADMIN_JWT_SECRET alone is one key with kid "primary".
+# Outside production a built-in dev key applies; in production a missing, default or short
+# key stops the service (notification.E004).
+ADMIN_JWT_SECRETS = parse_admin_jwt_secrets(
+    env_str("ADMIN_JWT_SECRETS"),
+    single=env_str("ADMIN_JWT_SECRET"),
+    default="" if _base["ENVIRONMENT"] == "production" else DEV_ADMIN_JWT_SECRET,
+)
+ADMIN_JWT_SIGNING_KID = next(iter(ADMIN_JWT_SECRETS), "")
+ADMIN_JWT_SECRET = ADMIN_JWT_SECRETS.get(ADMIN_JWT_SIGNING_KID, "")
+PRODUCTION_SECRET_SETTINGS = {"ADMIN_JWT_SECRETS": "ADMIN_JWT_SECRETS"}
 ADMIN_JWT_ALGORITHM = "HS256"
 ADMIN_JWT_AUDIENCE = "notification-admin"
 ADMIN_JWT_ISSUER = "admin_service"

@@ -2,6 +2,11 @@
 
 A service's ``config/settings.py`` calls ``service_settings(...)`` and adds only what is
 its own. Every variable is listed with its default in ``.env.example``.
+
+``ENVIRONMENT`` (development, test, production; default production) decides what a missing
+variable means: outside production the working local defaults apply; in production the
+secrets and hosts must be set and ``notification_common.checks`` refuses to start without
+them (docs/operations.md, "Production settings").
 """
 
 from pathlib import Path
@@ -9,6 +14,7 @@ from pathlib import Path
 from notification_common.env import (
     database_from_url,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -21,6 +27,28 @@ from notification_common.logging import logging_config
 
 DEV_INTERNAL_KEY = "dev-internal-key-change-me"
 DEV_SENDER_KEY = "dev-sender-key-change-me"
+
+DEVELOPMENT, TEST, PRODUCTION = "development", "test", "production"
+ENVIRONMENTS = (DEVELOPMENT, TEST, PRODUCTION)
+# Fail closed: a deployment that forgets ENVIRONMENT gets production's checks, not the dev
+# defaults. make dev, the tests, the e2e launcher and the benchmarks set it themselves.
+DEFAULT_ENVIRONMENT = PRODUCTION
+# Health and metrics answer plain HTTP probes even where HTTP redirects to HTTPS.
+SSL_REDIRECT_EXEMPT = [r"^api/v1/health/", r"^metrics$"]
+
+
+def _proxy_ssl_header(raw: str) -> tuple[str, str] | None:
+    """ "HTTP_X_FORWARDED_PROTO=https" -> ("HTTP_X_FORWARDED_PROTO", "https"); "" -> None."""
+    if not raw.strip():
+        return None
+    header, _, value = raw.partition("=")
+    if not header.strip().startswith("HTTP_") or not value.strip():
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_PROXY_SSL_HEADER must look like HTTP_X_FORWARDED_PROTO=https, got {raw!r}"
+        )
+    return header.strip(), value.strip()
 
 
 def service_settings(
@@ -35,11 +63,15 @@ def service_settings(
     title: str = "",
 ) -> dict:
     repo_dir = base_dir.parent
+    environment = env_choice("ENVIRONMENT", DEFAULT_ENVIRONMENT, ENVIRONMENTS)
+    production = environment == PRODUCTION
     debug = env_bool("DJANGO_DEBUG", False)
     keys_dir = repo_dir / "var" / "keys"
     private_key_path = env_str("JWT_PRIVATE_KEY_PATH", str(keys_dir / "jwt_private.pem"))
     public_key_path = env_str("JWT_PUBLIC_KEY_PATH", str(keys_dir / "jwt_public.pem"))
-    if not env_str("JWT_PUBLIC_KEY") and Path(public_key_path).parent == keys_dir:
+    # The dev pair is generated for a fresh checkout only; production brings its own keys
+    # (a missing key is a system check error there, see notification_common.checks).
+    if not production and not env_str("JWT_PUBLIC_KEY") and Path(public_key_path).parent == keys_dir:
         ensure_dev_keypair(Path(private_key_path), Path(public_key_path))
     public_key = read_key(inline=env_str("JWT_PUBLIC_KEY"), path=public_key_path)
     redis_url = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
@@ -51,10 +83,26 @@ def service_settings(
 
     return {
         "BASE_DIR": base_dir,
+        "ENVIRONMENT": environment,
+        # Where the dev key pair lives: production must not verify or sign with it.
+        "JWT_DEV_KEYS_DIR": str(keys_dir),
+        # The built-in default stays in place (Django refuses an empty key); production's
+        # checks name it as a default left unset.
         "SECRET_KEY": env_str("DJANGO_SECRET_KEY", f"dev-insecure-{service}-secret-key-change-me"),
         "DEBUG": debug,
-        "ALLOWED_HOSTS": env_list("ALLOWED_HOSTS", ["*"]),
+        "ALLOWED_HOSTS": env_list("ALLOWED_HOSTS", [] if production else ["*"]),
         "CSRF_TRUSTED_ORIGINS": env_list("CSRF_TRUSTED_ORIGINS", []),
+        # TLS, for deployments behind a TLS-terminating proxy (docs/operations.md). Production
+        # defaults are the safe ones; development and tests speak plain HTTP.
+        "SECURE_SSL_REDIRECT": env_bool("DJANGO_SECURE_SSL_REDIRECT", production),
+        "SECURE_REDIRECT_EXEMPT": SSL_REDIRECT_EXEMPT,
+        "SECURE_PROXY_SSL_HEADER": _proxy_ssl_header(env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")),
+        "SECURE_HSTS_SECONDS": env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if production else 0),
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", production),
+        # Preloading is hard to undo (browsers ship the list): opt in explicitly.
+        "SECURE_HSTS_PRELOAD": env_bool("DJANGO_SECURE_HSTS_PRELOAD", False),
+        "SESSION_COOKIE_SECURE": env_bool("DJANGO_SESSION_COOKIE_SECURE", production),
+        "CSRF_COOKIE_SECURE": env_bool("DJANGO_CSRF_COOKIE_SECURE", production),
         "INSTALLED_APPS": [
             "django.contrib.admin",
             "django.contrib.auth",
@@ -65,6 +113,7 @@ def service_settings(
             "rest_framework",
             "drf_spectacular",
             "drf_spectacular_sidecar",
+            "notification_common.apps.NotificationCommonConfig",
             *local_apps,
         ],
         "MIDDLEWARE": [
@@ -171,5 +220,6 @@ def service_settings(
             "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 15.0),
             "HEALTH_CHECKS": list(health_checks),
             "HEALTH_EXTRA_CHECKS": list(health_extra_checks),
+            "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", []),
         },
     }

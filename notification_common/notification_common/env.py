@@ -45,6 +45,13 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from exc
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {os.environ.get(name)!r}")
+    return value
+
+
 def env_list(name: str, default: list[str] | None = None, *, sep: str = ",") -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

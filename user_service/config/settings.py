@@ -40,7 +40,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # Only this service signs user tokens; the others verify with the public key alone.
 JWT_SIGNING_KEY = read_key(inline=env_str("JWT_PRIVATE_KEY"), path=_shared["JWT_PRIVATE_KEY_PATH"])
-if not JWT_SIGNING_KEY:
+# In production a missing key is a system check error (notification.E008) named with the
+# others, instead of this early stop.
+JWT_SIGNS_USER_TOKENS = True
+if not JWT_SIGNING_KEY and _shared["ENVIRONMENT"] != "production":
     raise ImproperlyConfigured(
         "The user service needs the JWT private key: set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_PATH "
         f"(no file at {_shared['JWT_PRIVATE_KEY_PATH']})."
@@ -62,8 +65,6 @@ SIMPLE_JWT.update(
 LOGIN_MAX_FAILURES_PER_EMAIL = env_int("LOGIN_MAX_FAILURES_PER_EMAIL", 5)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300)
-# How many reverse proxies in front of the service append to X-Forwarded-For (0: use the peer address).
-NUM_TRUSTED_PROXIES = env_int("NUM_TRUSTED_PROXIES", 0)
 # Upper bound on the number of status reports in one call.
 STATUS_REPORT_MAX_BATCH = env_int("STATUS_REPORT_MAX_BATCH", 500)
 
