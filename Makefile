@@ -6,6 +6,9 @@ PIP := $(abspath $(VENV))/bin/pip
 SERVICES := api_gateway_service user_service template_service email_service push_service admin_service
 REQUIREMENTS := requirements-base.txt requirements-dev.txt notification_common/pyproject.toml $(foreach s,$(SERVICES),$(s)/requirements.txt)
 STAMP := $(VENV)/.installed
+# The services default to production and refuse to start on the dev defaults
+# (docs/operations.md): everything make runs here is local work.
+export ENVIRONMENT ?= development
 
 .PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum lint check bench demo clean $(addprefix test-,$(SERVICES))
 

@@ -274,6 +274,8 @@ def build_env(workdir: Path, ports: dict[str, int], smtp_port: int, fcm_port: in
     env.update(
         {
             "PYTHONUNBUFFERED": "1",
+            # Dev keys and plain HTTP: production would refuse both (notification_common.checks).
+            "ENVIRONMENT": "test",
             "DJANGO_DEBUG": "false",
             "LOG_LEVEL": os.environ.get("E2E_LOG_LEVEL", "INFO"),
             "RABBITMQ_URL": _replace_vhost(
