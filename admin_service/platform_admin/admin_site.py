@@ -20,20 +20,31 @@ class PlatformAdminSite(admin.AdminSite):
     index_title = "Operations"
 
     def login(self, request, extra_context=None):
-        # Password guesses through the login form are limited like the API's (per address).
-        if request.method == "POST":
-            from notification_common import ratelimit
+        # Password guesses through the login form are limited like the API's: the same
+        # counters (per account and per client address), counted before the form is checked.
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        from notification_common.client_ip import client_ip
+        from notification_common.exceptions import RateLimited
+        from notification_common.login_limits import login_attempt_admit
 
-            allowed, retry_after = ratelimit.hit(
-                f"admin-site-login:ip:{request.META.get('REMOTE_ADDR')}",
-                limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_IP,
+        try:
+            attempt = login_attempt_admit(
+                scope="admin",
+                account=(request.POST.get("username") or "").strip().lower(),
+                address=client_ip(request),
+                account_limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_ACCOUNT,
+                address_limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_IP,
                 window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS,
             )
-            if not allowed:
-                response = HttpResponse("Too many login attempts; try again later.", status=429)
-                response["Retry-After"] = str(retry_after)
-                return response
-        return super().login(request, extra_context)
+        except RateLimited as refused:
+            response = HttpResponse("Too many login attempts; try again later.", status=429)
+            response["Retry-After"] = refused.headers["Retry-After"]
+            return response
+        response = super().login(request, extra_context)
+        if response.status_code == 302 and request.user.is_authenticated:
+            attempt.succeeded()
+        return response
 
     def get_urls(self):
         from platform_admin import admin_views

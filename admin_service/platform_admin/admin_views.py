@@ -7,9 +7,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from notification_common.client_ip import client_ip
 from notification_common.exceptions import ApplicationError
 from platform_admin import clients, services
-from platform_admin.apis import client_ip
 from platform_admin.charts import bar_chart
 from platform_admin.dashboard import WINDOWS, dashboard_collect
 from platform_admin.forms import TemplateActivateForm, TemplateCreateForm, TemplateVersionForm

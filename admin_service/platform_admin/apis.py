@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from notification_common.api_keys import Scope
 from notification_common.authentication import ApiKeyAuthentication, IsInternal
+from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, NotFound
 from notification_common.pagination import paginate
@@ -22,10 +23,6 @@ from platform_admin.constants import AdminErrorCode, AuditAction, Channel
 from platform_admin.dashboard import dashboard_collect
 
 ANY = OpenApiTypes.OBJECT  # answers passed on from another service, shaped by its contract
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _query(serializer_class, request) -> dict:

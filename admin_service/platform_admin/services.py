@@ -18,10 +18,10 @@ from django.utils.dateparse import parse_datetime
 from redis.exceptions import RedisError
 from rest_framework import status
 
-from notification_common import ratelimit
 from notification_common.api_keys import ApiKeyInfo, forget_api_key, hash_api_key
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError, DependencyUnavailable, NotFound, RateLimited
+from notification_common.login_limits import login_attempt_admit
 from notification_common.rabbitmq import WORK_QUEUES, PublishError, get_publisher
 from notification_common.redis_client import get_redis
 from platform_admin import clients
@@ -69,13 +69,6 @@ def admin_site_login_audit(*, username: str, succeeded: bool, ip: str | None, ta
 
 
 # -- admin accounts -----------------------------------------------------------------------
-def _login_limits(identifier: str, ip: str | None) -> list[tuple[str, int]]:
-    limits = [(f"admin-login:account:{identifier}", settings.ADMIN_LOGIN_ATTEMPTS_PER_ACCOUNT)]
-    if ip:
-        limits.append((f"admin-login:ip:{ip}", settings.ADMIN_LOGIN_ATTEMPTS_PER_IP))
-    return limits
-
-
 def _admin_by_credentials(identifier: str, password: str):
     User = get_user_model()
     candidates = list(User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier))[:5])
@@ -93,13 +86,15 @@ def admin_login(*, identifier: str, password: str, ip: str | None) -> dict:
     checked (a locked-out account cannot probe passwords); a success clears its count."""
     identifier = identifier.strip().lower()
     try:
-        for key, limit in _login_limits(identifier, ip):
-            ratelimit.enforce(
-                key,
-                limit=limit,
-                window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS,
-                message="Too many login attempts; try again later.",
-            )
+        attempt = login_attempt_admit(
+            scope="admin",
+            account=identifier,
+            address=ip,
+            account_limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_ACCOUNT,
+            address_limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_IP,
+            window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS,
+            message="Too many login attempts; try again later.",
+        )
     except RateLimited:
         audit_record(actor=identifier, action=AuditAction.LOGIN_FAILED, details={"reason": "rate_limited"}, ip=ip)
         raise
@@ -110,7 +105,7 @@ def admin_login(*, identifier: str, password: str, ip: str | None) -> dict:
         raise ApplicationError(
             AdminErrorCode.INVALID_CREDENTIALS, "Invalid username/email or password.", status.HTTP_401_UNAUTHORIZED
         )
-    ratelimit.reset(_login_limits(identifier, ip)[0][0])
+    attempt.succeeded()
     update_last_login(None, user)
     audit_record(actor=user.get_username(), action=AuditAction.LOGIN_SUCCEEDED, target=f"admin:{user.pk}", ip=ip)
     return admin_tokens_issue(user=user)
@@ -404,7 +399,7 @@ def _dead_letter_publish(dead_letter: DeadLetter) -> None:
         headers[H_REQUEST_ID] = str(request_id)
     get_publisher(common_settings.RABBITMQ_URL).publish(
         dead_letter.original_queue,
-        dead_letter.body.encode("utf-8"),
+        dead_letter.body_bytes(),
         headers=headers,
         message_id=dead_letter.message_id,
         priority=dead_letter.priority,

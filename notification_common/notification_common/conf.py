@@ -34,11 +34,17 @@ DEFAULTS = {
     "CIRCUIT_TRIAL_TIMEOUT_SECONDS": 30.0,
     # Retry-After of a 503 answered while a database, Redis, the broker or a service is down.
     "OUTAGE_RETRY_AFTER_SECONDS": 5,
+    # Status reports this service's workers send ("email", "push"): their backlog shows in
+    # health (degraded once the oldest waited longer than STATUS_REPORT_STUCK_SECONDS) and /metrics.
+    "STATUS_REPORT_CHANNELS": [],
+    "STATUS_REPORT_STUCK_SECONDS": 300,
     # Health: the dependency checks this service runs ("database", "redis", "rabbitmq")
     # plus dotted paths to callables returning a dict {"status": "up"|"down", ...details}.
     "HEALTH_CHECKS": ["database", "redis"],
     "HEALTH_EXTRA_CHECKS": [],
     "HEALTH_TIMEOUT_SECONDS": 2.0,
+    # Proxies (addresses or networks) whose X-Forwarded-For entries are believed (client_ip.py).
+    "TRUSTED_PROXIES": [],
 }
 
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from notification_common.authentication import IsInternal, IsPlatformUser, caller_user_id
+from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, ErrorCode
 from notification_common.pagination import paginate
@@ -55,17 +56,6 @@ def _validated(serializer_class, data) -> dict:
 
 def _user_data(user: User) -> dict:
     return UserOutputSerializer(user).data
-
-
-def client_ip(request) -> str | None:
-    """The caller's address; X-Forwarded-For counts only when trusted proxies add to it."""
-    hops = settings.NUM_TRUSTED_PROXIES
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        addresses = [a.strip() for a in forwarded.split(",") if a.strip()]
-        if len(addresses) >= hops:
-            return addresses[-hops]
-    return request.META.get("REMOTE_ADDR")
 
 
 class PerMethodAccessMixin:

@@ -16,7 +16,7 @@ from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from notification_common.user_snapshots import user_snapshot_forget
 from users import tokens
 from users.constants import Platform, UserErrorCode
-from users.login_limits import login_failure_record, login_failures_reset, login_refuse_if_locked
+from users.login_limits import user_login_attempt_admit
 from users.models import Device, Preferences, User, normalize_email
 from users.selectors import user_get
 
@@ -89,15 +89,15 @@ def user_update(*, user: User, name: str | None = None, preferences: dict | None
 
 
 def user_password_change(*, user: User, current_password: str, new_password: str) -> User:
-    # Counted like failed logins: a stolen access token must not brute-force the password.
-    login_refuse_if_locked(email=user.email, client_ip=None)
+    # Counted like logins: a stolen access token must not brute-force the password.
+    attempt = user_login_attempt_admit(email=user.email, client_ip=None)
     if not user.check_password(current_password):
-        login_failure_record(email=user.email, client_ip=None)
         raise ApplicationError(
             UserErrorCode.INVALID_PASSWORD,
             "The current password is wrong.",
             data={"current_password": ["The current password is wrong."]},
         )
+    attempt.succeeded()
     _validate_password(new_password, user=user, field_name="new_password")
     user.set_password(new_password)
     user.password_changed_at = timezone.now()
@@ -126,18 +126,17 @@ def user_reactivate(*, user_id: uuid.UUID) -> User:
 
 def user_login(*, email: str, password: str, client_ip: str | None) -> tuple[User, dict]:
     email = normalize_email(email)
-    login_refuse_if_locked(email=email, client_ip=client_ip)
+    attempt = user_login_attempt_admit(email=email, client_ip=client_ip)
     user = User.objects.with_email(email).first()
     if user is None:
         make_password(password)  # same cost as a real check: no timing hint that the email is unknown
     if user is None or not user.check_password(password):
-        login_failure_record(email=email, client_ip=client_ip)
         raise ApplicationError(
             UserErrorCode.INVALID_CREDENTIALS, "Invalid email or password.", http.HTTP_401_UNAUTHORIZED
         )
     if not user.is_active:
         raise ApplicationError(UserErrorCode.ACCOUNT_INACTIVE, "This account is deactivated.", http.HTTP_403_FORBIDDEN)
-    login_failures_reset(email=email)
+    attempt.succeeded()
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])
     return user, tokens.token_pair_for(user)

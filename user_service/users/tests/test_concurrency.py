@@ -108,3 +108,21 @@ def test_concurrent_adds_of_the_same_token_make_one_device(internal_key):
 
     assert {r.status_code for r in responses} <= {200, 201}
     assert Device.objects.filter(user=user).count() == 1
+
+
+def test_concurrent_wrong_passwords_evaluate_at_most_the_limit(settings, redis_client):
+    settings.LOGIN_MAX_FAILURES_PER_EMAIL = 3
+    user = UserFactory()
+
+    def guess(n):
+        client = APIClient()
+        return client.post(
+            "/api/v1/users/login/",
+            {"email": user.email, "password": "wrong"},
+            format="json",
+            REMOTE_ADDR=f"198.51.100.{n}",
+        )
+
+    responses = run_together([lambda n=n: guess(n) for n in range(THREADS)])
+
+    assert sorted(r.status_code for r in responses) == [401] * 3 + [429] * (THREADS - 3)

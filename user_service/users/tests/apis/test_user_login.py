@@ -104,7 +104,7 @@ def test_login_still_works_when_redis_is_down(api_client, user, settings):
 
 
 def test_forwarded_address_counts_only_behind_a_trusted_proxy(api_client, user, settings):
-    settings.NUM_TRUSTED_PROXIES = 1
+    settings.NOTIFICATION_COMMON = dict(settings.NOTIFICATION_COMMON, TRUSTED_PROXIES=["10.0.0.254"])
     for n in range(5):
         api_client.post(
             URL,
