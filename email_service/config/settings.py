@@ -42,6 +42,11 @@ EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = SMTP_USERNAME, SMTP_PASSWORD
 EMAIL_USE_TLS, EMAIL_USE_SSL = SMTP_USE_TLS, SMTP_USE_SSL
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = EMAIL_FROM
 
+# Status reports the consumer sends to the user service: their backlog shows in /metrics and
+# health ("status_reports", degraded once the oldest waited longer than the threshold).
+NOTIFICATION_COMMON["STATUS_REPORT_CHANNELS"] = ["email"]  # noqa: F821 - from service_settings
+NOTIFICATION_COMMON["STATUS_REPORT_STUCK_SECONDS"] = env_int("STATUS_REPORT_STUCK_SECONDS", 300)  # noqa: F821
+
 # The consumer (manage.py consume_emails).
 EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5)
 EMAIL_RETRY_BASE_SECONDS = env_float("EMAIL_RETRY_BASE_SECONDS", 2.0)

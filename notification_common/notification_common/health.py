@@ -46,11 +46,17 @@ def check_rabbitmq() -> dict:
     return {"status": "up"}
 
 
+DEGRADED = "degraded"
+
 BUILTIN_CHECKS = {"database": check_database, "redis": check_redis, "rabbitmq": check_rabbitmq}
 
 
 def run_checks() -> dict[str, dict]:
     checks = [(name, BUILTIN_CHECKS[name]) for name in common_settings.HEALTH_CHECKS]
+    if common_settings.STATUS_REPORT_CHANNELS:
+        from notification_common.status_reports import check_status_reports
+
+        checks.append(("status_reports", check_status_reports))
     for path in common_settings.HEALTH_EXTRA_CHECKS:
         func = import_string(path)
         checks.append((getattr(func, "check_name", func.__name__.removeprefix("check_")), func))
@@ -76,10 +82,13 @@ class HealthApi(APIView):
     )
     def get(self, request):
         checks = run_checks()
-        down = [name for name, result in checks.items() if result["status"] != "up"]
+        # "degraded" (e.g. status reports waiting on the user service) is shown but still 200:
+        # the service itself works, and a probe must not restart it for someone else's outage.
+        down = [name for name, result in checks.items() if result["status"] not in ("up", DEGRADED)]
+        degraded = [name for name, result in checks.items() if result["status"] == DEGRADED]
         data = {
             "service": common_settings.SERVICE_NAME,
-            "status": "down" if down else "up",
+            "status": "down" if down else (DEGRADED if degraded else "up"),
             "checks": checks,
         }
         if down:
@@ -90,6 +99,8 @@ class HealthApi(APIView):
                 message=f"Unavailable: {', '.join(down)}",
             )
             return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        if degraded:
+            return Response(envelope(data=data, message=f"Degraded: {', '.join(degraded)}"))
         return Response(envelope(data=data, message="All dependencies are up."))
 
 

@@ -55,3 +55,13 @@ def metrics_view(request):
     else:
         body = generate_latest()
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+
+
+def _register_shared_collectors() -> None:
+    # Stuck status reports (docs/operations.md, "Outages"); silent unless STATUS_REPORT_CHANNELS is set.
+    from notification_common.status_reports import StatusReportBacklogCollector
+
+    register_scrape_collector(StatusReportBacklogCollector())
+
+
+_register_shared_collectors()

@@ -1,21 +1,30 @@
 """Delivery status reports from the workers to the user service, off the delivery path.
 
 Workers call ``reporter.report(...)`` and move on; a background thread sends the reports
-in batches to ``POST /api/v1/{channel}/status/`` and retries with backoff while the user
-service is unreachable. ``on_sent`` lets a worker mark its rows as reported, so reports
-still unsent when a process dies can be sent again at the next start
-(``StatusReport`` rows are plain data; the worker owns what "reported" means).
+in batches to ``POST /api/v1/{channel}/status/``. A report counts as sent only when the
+user service answered 2xx and, per report, stored it (or ignored it as a repeat or a stale
+status). Everything else (401/403 from a revoked or mistyped key, 429, 5xx, timeouts, no
+connection, an open circuit) keeps it pending, retried with capped backoff until it lands.
+A report the user service rejects as invalid is logged and counted, never marked sent.
+``on_sent`` lets a worker mark its rows as reported, so reports still unsent when a
+process dies are sent again at the next start (``StatusReport`` rows are plain data; the
+worker owns what "reported" means). The backlog (pending count, age of the oldest) is
+published to Redis for the HTTP process's health and /metrics (docs/operations.md, "Outages").
 """
 
+import json
 import logging
+import os
 import queue
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from notification_common.circuit import CircuitOpenError
 from notification_common.exceptions import DependencyUnavailable
 
 logger = logging.getLogger(__name__)
@@ -24,6 +33,12 @@ STATUS_DELIVERED = "delivered"
 STATUS_PENDING = "pending"
 STATUS_FAILED = "failed"
 STATUSES = (STATUS_PENDING, STATUS_DELIVERED, STATUS_FAILED)
+
+# The user service's per-report answer (users.constants.StatusOutcome): only this one means "not stored".
+OUTCOME_REJECTED = "rejected"
+# A Retry-After longer than this is not waited out in one go (the report is tried again sooner).
+MAX_RETRY_AFTER_SECONDS = 600.0
+BACKLOG_KEY_PREFIX = "status_reports:backlog"
 
 
 @dataclass
@@ -35,6 +50,21 @@ class StatusReport:
     attempt: int | None = None
     timestamp: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     metadata: dict = field(default_factory=dict)
+    # When the reporter took it (its clock); not sent. The age of the oldest pending report.
+    queued_at: float | None = field(default=None, repr=False, compare=False)
+
+    def payload(self) -> dict:
+        body = asdict(self)
+        body.pop("queued_at")
+        return body
+
+
+@dataclass
+class _Outcome:
+    sent: list[StatusReport] = field(default_factory=list)
+    rejected: list[tuple[StatusReport, object]] = field(default_factory=list)
+    retry: list[StatusReport] = field(default_factory=list)
+    retry_after: float | None = None
 
 
 class StatusReporter:
@@ -47,25 +77,37 @@ class StatusReporter:
         client=None,
         batch_size: int = 100,
         flush_interval: float = 0.2,
-        max_backoff: float = 30.0,
+        max_backoff: float = 60.0,
         max_pending: int = 100_000,
         on_sent: Callable[[list[StatusReport]], None] | None = None,
+        on_rejected: Callable[[list[StatusReport]], None] | None = None,
+        publish_backlog_every: float | None = 5.0,
+        clock: Callable[[], float] = time.time,
     ):
         if channel not in ("email", "push"):
             raise ValueError("channel must be 'email' or 'push'")
+        self.channel = channel
         self.path = f"/api/v1/{channel}/status/"
         self._client = client
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.max_backoff = max_backoff
         self.on_sent = on_sent
+        self.on_rejected = on_rejected
+        self.publish_backlog_every = publish_backlog_every
+        self._clock = clock
         self._queue: queue.Queue[StatusReport] = queue.Queue(maxsize=max_pending)
         self._retry: list[StatusReport] = []
+        self._in_flight: list[StatusReport] = []
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self._published_at = 0.0
+        self._backlog_key = f"{BACKLOG_KEY_PREFIX}:{channel}:{socket.gethostname()}:{os.getpid()}"
         self.sent = 0
+        self.rejected = 0
+        self.dropped = 0
 
     @property
     def client(self):
@@ -86,16 +128,34 @@ class StatusReporter:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         item = StatusReport(notification_id=str(notification_id), status=status, **fields)
+        item.queued_at = self._clock()
         self._idle.clear()
         try:
             self._queue.put_nowait(item)
         except queue.Full:
             # The rows stay unreported in the worker's database and are re-sent at start.
+            self.dropped += 1
             logger.error("status report queue full; dropping report", extra={"notification_id": notification_id})
         self.start()
 
     def pending(self) -> int:
-        return self._queue.qsize() + len(self._retry)
+        return self._queue.qsize() + len(self._retry) + len(self._in_flight)
+
+    def backlog(self) -> dict:
+        """Reports not yet acknowledged by the user service: how many, and how long the oldest waits."""
+        oldest = [r.queued_at for r in (*self._retry, *self._in_flight) if r.queued_at is not None]
+        with self._queue.mutex:
+            if self._queue.queue and self._queue.queue[0].queued_at is not None:
+                oldest.append(self._queue.queue[0].queued_at)
+        since = min(oldest) if oldest else None
+        return {
+            "pending": self.pending(),
+            "oldest_pending_since": since,
+            "oldest_pending_seconds": round(max(0.0, self._clock() - since), 3) if since is not None else 0.0,
+            "sent": self.sent,
+            "rejected": self.rejected,
+            "dropped": self.dropped,
+        }
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far was sent (or the timeout passed)."""
@@ -111,6 +171,12 @@ class StatusReporter:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=1.0)
+        self._publish_backlog(force=True)
+        if self.pending():
+            logger.warning(
+                "stopping with %d status reports not acknowledged; they are re-sent at the next start",
+                self.pending(),
+            )
 
     def _take_batch(self) -> list[StatusReport]:
         batch = self._retry[: self.batch_size]
@@ -124,40 +190,241 @@ class StatusReporter:
             pass
         return batch
 
-    def _send(self, batch: list[StatusReport]) -> bool:
+    # ------------------------------------------------------------------ one call
+    def _send(self, batch: list[StatusReport]) -> _Outcome:
         try:
-            response = self.client.post(self.path, json=[asdict(r) for r in batch], retry=True)
+            response = self.client.post(self.path, json=[r.payload() for r in batch], retry=True)
         except DependencyUnavailable as exc:
             logger.warning("status reports not sent; will retry", extra={"error": str(exc), "count": len(batch)})
-            return False
-        if response.status_code >= 400:
-            # A 4xx will not get better by retrying: log it and let it go.
-            logger.error(
-                "user service refused status reports",
-                extra={"status": response.status_code, "body": response.text[:500], "count": len(batch)},
+            circuit = exc.__cause__ if isinstance(exc.__cause__, CircuitOpenError) else None
+            return _Outcome(retry=list(batch), retry_after=circuit.retry_in if circuit else None)
+        status = response.status_code
+        results = _per_report_results(response)
+        if results is not None and (200 <= status < 300 or status == 400):
+            return self._outcome_of(batch, results)
+        if 200 <= status < 300:
+            return _Outcome(sent=list(batch))
+        if status in (400, 413) and len(batch) > 1:
+            # The batch as a whole was refused (too big, not a list it could read): send the
+            # halves apart, so one bad report cannot hold back the others.
+            middle = len(batch) // 2
+            first, second = self._send(batch[:middle]), self._send(batch[middle:])
+            return _Outcome(
+                sent=first.sent + second.sent,
+                rejected=first.rejected + second.rejected,
+                retry=first.retry + second.retry,
+                retry_after=max(first.retry_after or 0, second.retry_after or 0) or None,
             )
-        return True
+        if status == 400:
+            return _Outcome(rejected=[(batch[0], _body_excerpt(response))])
+        # 401/403 (a revoked or mistyped key), 404 (a wrong URL), 429 and every other answer
+        # can get better once someone fixes it: the reports wait, loudly.
+        logger.error(
+            "user service refused status reports; keeping them pending",
+            extra={"status": status, "body": response.text[:500], "count": len(batch)},
+        )
+        return _Outcome(retry=list(batch), retry_after=_retry_after(response))
+
+    def _outcome_of(self, batch: list[StatusReport], results: list) -> _Outcome:
+        outcome = _Outcome()
+        by_index = {r.get("index"): r for r in results if isinstance(r, dict)}
+        for index, report in enumerate(batch):
+            result = by_index.get(index)
+            if result is None:
+                outcome.retry.append(report)  # not answered for: it is not known to be stored
+            elif result.get("outcome") == OUTCOME_REJECTED:
+                outcome.rejected.append((report, result.get("errors") or result.get("error")))
+            else:
+                outcome.sent.append(report)
+        return outcome
+
+    # ------------------------------------------------------------------ the thread
+    def _deliver(self, batch: list[StatusReport]) -> _Outcome:
+        self._in_flight = batch
+        try:
+            outcome = self._send(batch)
+        except Exception:  # noqa: BLE001 - a bug here must not lose reports or kill the thread
+            logger.exception("sending status reports failed unexpectedly; will retry")
+            outcome = _Outcome(retry=list(batch))
+        self._retry = outcome.retry + self._retry
+        self._in_flight = []
+        return outcome
+
+    def _settle(self, outcome: _Outcome) -> None:
+        if outcome.sent:
+            self.sent += len(outcome.sent)
+            if self.on_sent:
+                try:
+                    self.on_sent(outcome.sent)
+                except Exception:
+                    logger.exception("on_sent callback failed")
+        if outcome.rejected:
+            self.rejected += len(outcome.rejected)
+            for report, errors in outcome.rejected:
+                logger.error(
+                    "user service rejected a status report; not marked reported",
+                    extra={
+                        "notification_id": report.notification_id,
+                        "status": report.status,
+                        "errors": json.dumps(errors, default=str)[:500],
+                    },
+                )
+            if self.on_rejected:
+                try:
+                    self.on_rejected([report for report, _ in outcome.rejected])
+                except Exception:
+                    logger.exception("on_rejected callback failed")
 
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
+            self._publish_backlog()
             batch = self._take_batch()
             if not batch:
                 if self._queue.empty() and not self._retry:
                     self._idle.set()
                 continue
             self._idle.clear()
-            if self._send(batch):
-                self.sent += len(batch)
-                backoff = 0.5
-                if self.on_sent:
-                    try:
-                        self.on_sent(batch)
-                    except Exception:
-                        logger.exception("on_sent callback failed")
-            else:
-                self._retry = batch + self._retry
-                self._stop.wait(backoff * random.uniform(0.5, 1.0))
+            outcome = self._deliver(batch)
+            self._settle(outcome)
+            if outcome.retry:
+                wait = backoff * random.uniform(0.5, 1.0)
+                if outcome.retry_after:
+                    wait = max(wait, min(outcome.retry_after, MAX_RETRY_AFTER_SECONDS))
                 backoff = min(backoff * 2, self.max_backoff)
+                self._publish_backlog(force=True)
+                self._stop.wait(wait)
+            else:
+                backoff = 0.5
             if self._queue.empty() and not self._retry:
                 self._idle.set()
+                self._publish_backlog(force=True)
+
+    def _publish_backlog(self, *, force: bool = False) -> None:
+        """Share the backlog with the HTTP process (health, /metrics) through Redis; best effort."""
+        if self.publish_backlog_every is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._published_at < self.publish_backlog_every:
+            return
+        self._published_at = now
+        try:
+            from notification_common.redis_client import get_redis
+
+            ttl = max(30, int(self.publish_backlog_every * 6))
+            get_redis().set(self._backlog_key, json.dumps(self.backlog()), ex=ttl)
+        except Exception:  # noqa: BLE001 - Redis is not on the reporting path
+            logger.debug("could not publish the status report backlog", exc_info=True)
+
+
+def _per_report_results(response) -> list | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    results = data.get("results") if isinstance(data, dict) else None
+    return results if isinstance(results, list) else None
+
+
+def _body_excerpt(response):
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:500]
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+# -- read side: the HTTP process's health check and /metrics ----------------------------------
+
+
+def status_report_backlog(channel: str, *, now: float | None = None) -> dict:
+    """The backlog of every live worker of one channel, summed (from Redis; raises on Redis errors)."""
+    from notification_common.redis_client import get_redis
+
+    client = get_redis()
+    keys = list(client.scan_iter(match=f"{BACKLOG_KEY_PREFIX}:{channel}:*", count=100))
+    total = {"workers": 0, "pending": 0, "oldest_pending_seconds": 0.0, "rejected": 0, "dropped": 0}
+    now = time.time() if now is None else now
+    for raw in client.mget(keys) if keys else []:
+        if raw is None:
+            continue
+        try:
+            state = json.loads(raw)
+        except ValueError:
+            continue
+        total["workers"] += 1
+        total["pending"] += int(state.get("pending") or 0)
+        total["rejected"] += int(state.get("rejected") or 0)
+        total["dropped"] += int(state.get("dropped") or 0)
+        since = state.get("oldest_pending_since")
+        if since is not None:
+            total["oldest_pending_seconds"] = max(total["oldest_pending_seconds"], round(max(0.0, now - since), 3))
+    return total
+
+
+def check_status_reports() -> dict:
+    """Health: ``degraded`` while a worker's reports have waited longer than STATUS_REPORT_STUCK_SECONDS."""
+    from notification_common.conf import common_settings
+
+    threshold = common_settings.STATUS_REPORT_STUCK_SECONDS
+    result: dict = {"status": "up", "stuck_after_seconds": threshold}
+    stuck = []
+    for channel in common_settings.STATUS_REPORT_CHANNELS:
+        backlog = status_report_backlog(channel)
+        result[channel] = backlog
+        if backlog["pending"] and backlog["oldest_pending_seconds"] > threshold:
+            age = backlog["oldest_pending_seconds"]
+            stuck.append(f"{backlog['pending']} {channel} reports pending, oldest {age:.0f}s")
+    if stuck:
+        result["status"] = "degraded"
+        result["warning"] = "; ".join(stuck)
+    return result
+
+
+check_status_reports.check_name = "status_reports"
+
+
+class StatusReportBacklogCollector:
+    """/metrics: the workers' unacknowledged status reports per channel, read from Redis at scrape time."""
+
+    def describe(self):
+        return []  # registering must not read Redis
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        from notification_common.conf import common_settings
+
+        channels = common_settings.STATUS_REPORT_CHANNELS
+        if not channels:
+            return
+        pending = GaugeMetricFamily(
+            "status_reports_pending", "Status reports not yet acknowledged by the user service", labels=["channel"]
+        )
+        oldest = GaugeMetricFamily(
+            "status_reports_oldest_pending_seconds",
+            "Age of the oldest status report not yet acknowledged by the user service",
+            labels=["channel"],
+        )
+        rejected = GaugeMetricFamily(
+            "status_reports_rejected",
+            "Status reports the user service rejected, since each worker started",
+            labels=["channel"],
+        )
+        for channel in channels:
+            try:
+                backlog = status_report_backlog(channel)
+            except Exception:  # noqa: BLE001 - Redis down: health says so, and the scrape still answers
+                continue
+            pending.add_metric([channel], backlog["pending"])
+            oldest.add_metric([channel], backlog["oldest_pending_seconds"])
+            rejected.add_metric([channel], backlog["rejected"])
+        yield from (pending, oldest, rejected)

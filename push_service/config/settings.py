@@ -28,6 +28,11 @@ globals().update(
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("PUSH_DB_CONN_MAX_AGE", 60)  # noqa: F821 - from service_settings
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # noqa: F821
 
+# Status reports the consumer sends to the user service: their backlog shows in /metrics and
+# health ("status_reports", degraded once the oldest waited longer than the threshold).
+NOTIFICATION_COMMON["STATUS_REPORT_CHANNELS"] = ["push"]  # noqa: F821 - from service_settings
+NOTIFICATION_COMMON["STATUS_REPORT_STUCK_SECONDS"] = env_int("STATUS_REPORT_STUCK_SECONDS", 300)  # noqa: F821
+
 # firebase-admin opens more connections than its pool keeps for a non-Google host (the
 # loopback FCM server) and urllib3 warns on each one it discards: noise, not a problem.
 LOGGING["loggers"]["urllib3.connectionpool"] = {"level": "ERROR"}  # noqa: F821 - from service_settings

@@ -11,7 +11,7 @@ from notification_common.testing.service_contract import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "consumer", "smtp"}
+EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "status_reports", "consumer", "smtp"}
 
 
 @pytest.fixture

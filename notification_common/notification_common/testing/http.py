@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class StubHTTPServer:
-    """Routes ``(METHOD, path)`` to a handler ``f(request: dict) -> (status, body_dict)``.
+    """Routes ``(METHOD, path)`` to a handler ``f(request: dict) -> (status, body_dict[, headers])``.
 
     Every request is recorded in ``.requests`` ({method, path, headers, json}). Unrouted
     requests answer 404 in the envelope. ``fail_next(n, status=503)`` injects failures.
@@ -42,6 +42,7 @@ class StubHTTPServer:
                     "headers": dict(self.headers),
                     "json": payload,
                 }
+                headers: dict = {}
                 with stub._lock:
                     stub.requests.append(request)
                     failure = stub._failures.pop(0) if stub._failures else None
@@ -64,9 +65,12 @@ class StubHTTPServer:
                             },
                         )
                     else:
-                        status, body = handler(request)
+                        status, body, *extra = handler(request)  # a handler may add a dict of headers
+                        headers = extra[0] if extra else {}
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                for name, value in (headers if failure is None else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -12,7 +12,7 @@ from pushes.constants import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 
-EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "consumer"}
+EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "consumer", "status_reports"}
 
 
 @pytest.fixture
