@@ -38,10 +38,6 @@ DEFAULTS = {
     # health (degraded once the oldest waited longer than STATUS_REPORT_STUCK_SECONDS) and /metrics.
     "STATUS_REPORT_CHANNELS": [],
     "STATUS_REPORT_STUCK_SECONDS": 300,
-    # Status reports this service's workers send ("email", "push"): their backlog shows in
-    # health (degraded once the oldest waited longer than STATUS_REPORT_STUCK_SECONDS) and /metrics.
-    "STATUS_REPORT_CHANNELS": [],
-    "STATUS_REPORT_STUCK_SECONDS": 300,
     # Health: the dependency checks this service runs ("database", "redis", "rabbitmq")
     # plus dotted paths to callables returning a dict {"status": "up"|"down", ...details}.
     "HEALTH_CHECKS": ["database", "redis"],
