@@ -163,6 +163,8 @@ def service_settings(
         "STATIC_ROOT": str(static_root),
         "WHITENOISE_USE_FINDERS": True,
         "DATA_UPLOAD_MAX_MEMORY_SIZE": env_int("MAX_REQUEST_BYTES", 256 * 1024),
+        # Highest ?page= of any list; beyond it a 400 (notification_common.pagination).
+        "PAGINATION_MAX_PAGE": env_int("PAGINATION_MAX_PAGE", 10_000),
         "LOGGING": logging_config(service=service, level=env_str("LOG_LEVEL", "INFO")),
         "REST_FRAMEWORK": {
             "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,7 +1,14 @@
-"""``?page=&limit=`` pagination that fills the envelope's ``meta`` block."""
+"""``?page=&limit=`` pagination that fills the envelope's ``meta`` block.
+
+``page`` is capped (``PAGINATION_MAX_PAGE``, default 10,000): a page beyond the cap is a 400
+naming ``page``, never an OFFSET that overflows PostgreSQL's bigint (a 500 before). The rule
+is a cap rather than "beyond the last page" so that a page just past the end of a list
+that shrank stays an empty 200, as clients paging through it expect.
+"""
 
 import math
 
+from django.conf import settings
 from rest_framework.pagination import BasePagination
 
 from notification_common.exceptions import ApplicationError, ErrorCode
@@ -23,13 +30,29 @@ def _positive_int(raw, name: str, default: int, maximum: int | None = None) -> i
     return min(value, maximum) if maximum else value
 
 
+DEFAULT_MAX_PAGE = 10_000
+
+
+def max_page() -> int:
+    return getattr(settings, "PAGINATION_MAX_PAGE", DEFAULT_MAX_PAGE)
+
+
+def _page_number(raw) -> int:
+    page = _positive_int(raw, "page", 1)
+    cap = max_page()
+    if page > cap:
+        message = f"page must be at most {cap}; narrow the list with its filters instead."
+        raise ApplicationError(ErrorCode.VALIDATION_ERROR, message, data={"page": [message]})
+    return page
+
+
 class PageLimitPagination(BasePagination):
     default_limit = 20
     max_limit = 100
 
     def paginate_queryset(self, queryset, request, view=None):
         self.limit = _positive_int(request.query_params.get("limit"), "limit", self.default_limit, self.max_limit)
-        self.page = _positive_int(request.query_params.get("page"), "page", 1)
+        self.page = _page_number(request.query_params.get("page"))
         self.total = (
             queryset.count() if hasattr(queryset, "count") and not isinstance(queryset, list) else len(queryset)
         )
