@@ -25,6 +25,7 @@ class AuditAction:
     TEMPLATE_VERSIONED = "template.versioned"
     TEMPLATE_ACTIVATED = "template.activated"
     DEAD_LETTER_REPLAYED = "dead_letter.replayed"
+    OUTBOX_REPLAYED = "outbox.replayed"
 
     CHOICES = [
         (LOGIN_SUCCEEDED, "Login succeeded"),
@@ -38,6 +39,7 @@ class AuditAction:
         (TEMPLATE_VERSIONED, "Template version added"),
         (TEMPLATE_ACTIVATED, "Template version activated"),
         (DEAD_LETTER_REPLAYED, "Dead letter replayed"),
+        (OUTBOX_REPLAYED, "Parked outbox message replayed"),
     ]
 
 
@@ -59,6 +61,13 @@ BOOTSTRAP_KEY_NAME = "bootstrap"
 REDIS_API_KEY_LAST_USED = "admin:apikey:last_used"
 # Present while a key's last_used_at was written recently (SET NX EX = one write per period).
 REDIS_API_KEY_FLUSH_MARK = "admin:apikey:flushed:{key_id}"
+
+
+class BodyEncoding:
+    """How DeadLetter.body holds the message body."""
+
+    TEXT = ""
+    BASE64 = "base64"  # the raw bytes, when they were not text PostgreSQL takes (NUL, bad UTF-8)
 
 
 class Channel:

@@ -1,10 +1,11 @@
+import base64
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from platform_admin.constants import AuditAction, Channel
+from platform_admin.constants import AuditAction, BodyEncoding, Channel
 
 
 class ApiKey(models.Model):
@@ -51,6 +52,13 @@ class DeadLetter(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
     replay_count = models.PositiveIntegerField(default=0)
+    # The message could not be stored as it was (a NUL byte, broken header types...): what is
+    # here is a reduced form (headers stringified or dropped, maybe the body as base64) and
+    # store_error says why. docs/admin_service.md, "Dead letters stored reduced".
+    stored_reduced = models.BooleanField(default=False, db_index=True)
+    store_error = models.TextField(blank=True)
+    # "" when body is the message's text; "base64" when it holds the raw bytes base64-encoded.
+    body_encoding = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["-received_at"]
@@ -63,6 +71,12 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.notification_id or self.id}: {self.reason[:60]}"
+
+    def body_bytes(self) -> bytes:
+        """The message body as it arrived."""
+        if self.body_encoding == BodyEncoding.BASE64:
+            return base64.b64decode(self.body)
+        return self.body.encode("utf-8")
 
 
 class AuditEntry(models.Model):

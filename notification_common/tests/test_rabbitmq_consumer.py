@@ -370,8 +370,11 @@ class StoringRecorder(StoringConsumer):
     def handle(self, message: ConsumedMessage) -> None:
         if self.fail_times:
             self.fail_times -= 1
-            raise RuntimeError("store is down")
+            raise ConnectionRefusedError("store is down")
         self.stored.append(message.raw)
+
+    def store_unavailable(self, error: BaseException) -> bool:
+        return isinstance(error, ConnectionRefusedError)
 
 
 def test_storing_consumer_acks_after_storing_even_a_non_json_body(rabbit_url, broker, publisher):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .topology import (
         EMAIL_QUEUE,
         EXCHANGE,
+        FAILED_PARKED_QUEUE,
         FAILED_QUEUE,
         PUSH_QUEUE,
         RETRY_TIERS,
@@ -56,6 +57,7 @@ _EXPORTS = {
     "get_publisher": "publisher",
     "EMAIL_QUEUE": "topology",
     "EXCHANGE": "topology",
+    "FAILED_PARKED_QUEUE": "topology",
     "FAILED_QUEUE": "topology",
     "PUSH_QUEUE": "topology",
     "RETRY_TIERS": "topology",
@@ -72,6 +74,7 @@ _EXPORTS = {
 __all__ = [
     "EMAIL_QUEUE",
     "EXCHANGE",
+    "FAILED_PARKED_QUEUE",
     "FAILED_QUEUE",
     "PUSH_QUEUE",
     "RETRY_TIERS",

@@ -141,6 +141,9 @@ class Publisher:
                 raise PublishRejected(f"unroutable: {target}") from exc
             except pika.exceptions.NackError as exc:
                 raise PublishRejected(f"nacked by broker: {target}") from exc
+            except pika.exceptions.UnsupportedAMQPFieldException as exc:
+                # A header value AMQP cannot carry (e.g. a float): nothing was sent.
+                raise PublishRejected(f"unsupported header value ({target}): {exc!r}") from exc
             except _CONNECTION_ERRORS as exc:
                 self._reset()
                 if attempt == 2:

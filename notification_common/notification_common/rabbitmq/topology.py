@@ -40,6 +40,9 @@ EXCHANGE = "notifications.direct"
 EMAIL_QUEUE = "email.queue"
 PUSH_QUEUE = "push.queue"
 FAILED_QUEUE = "failed.queue"
+# Dead letters that could not be stored even in a reduced form (StoringConsumer): kept as they
+# are, for an operator to look at; nothing consumes them.
+FAILED_PARKED_QUEUE = "failed.parked.queue"
 WORK_QUEUES = (EMAIL_QUEUE, PUSH_QUEUE)
 RETRY_TIERS = 10
 QUEUE_TYPES = ("classic", "quorum")
@@ -50,6 +53,7 @@ __all__ = [
     "DEFAULT_URL",
     "EMAIL_QUEUE",
     "EXCHANGE",
+    "FAILED_PARKED_QUEUE",
     "FAILED_QUEUE",
     "PUSH_QUEUE",
     "QUEUE_TYPES",
@@ -101,8 +105,8 @@ def delay_queues(work_queue: str) -> list[str]:
 
 
 def all_queues() -> list[str]:
-    """Every queue of the topology: work queues, failed.queue, then the delay queues."""
-    names = [*WORK_QUEUES, FAILED_QUEUE]
+    """Every queue of the topology: work queues, failed.queue, failed.parked.queue, then the delay queues."""
+    names = [*WORK_QUEUES, FAILED_QUEUE, FAILED_PARKED_QUEUE]
     for work_queue in WORK_QUEUES:
         names.extend(delay_queues(work_queue))
     return names
@@ -170,7 +174,7 @@ def declare_topology(channel, *, queue_type_name: str | None = None) -> None:
             ) from exc
 
     channel.exchange_declare(exchange=EXCHANGE, exchange_type="direct", durable=True)
-    for name in (*WORK_QUEUES, FAILED_QUEUE):
+    for name in (*WORK_QUEUES, FAILED_QUEUE, FAILED_PARKED_QUEUE):
         declare(name, dict(type_arguments))
         channel.queue_bind(queue=name, exchange=EXCHANGE, routing_key=name)
     for work_queue in WORK_QUEUES:
