@@ -61,6 +61,8 @@ check: install
 	done; echo "django checks and migrations: ok"
 	@if [ -f docker-compose.yml ]; then $(abspath $(VENV))/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml; fi
 	@ls */Dockerfile >/dev/null 2>&1 && $(abspath $(VENV))/bin/hadolint --failure-threshold warning */Dockerfile && echo "hadolint: ok"
+	@$(PY) scripts/check_kubernetes.py
+	@cd scripts && $(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: migrate
 	$(PY) bench/run.py
