@@ -48,9 +48,13 @@ NOTIFICATION_COMMON["STATUS_REPORT_CHANNELS"] = ["email"]  # noqa: F821 - from s
 NOTIFICATION_COMMON["STATUS_REPORT_STUCK_SECONDS"] = env_int("STATUS_REPORT_STUCK_SECONDS", 300)  # noqa: F821
 
 # The consumer (manage.py consume_emails).
-EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 5)
-EMAIL_RETRY_BASE_SECONDS = env_float("EMAIL_RETRY_BASE_SECONDS", 2.0)
-EMAIL_RETRY_MAX_SECONDS = env_float("EMAIL_RETRY_MAX_SECONDS", 300.0)
+# Transient failures are retried for a time budget from the first attempt (a provider outage
+# lasts minutes to hours), backing off from BASE doubling up to MAX, with jitter; then failed.queue.
+# EMAIL_MAX_ATTEMPTS caps attempts as well (0: no cap, the budget alone decides). docs/operations.md
+EMAIL_RETRY_BUDGET_SECONDS = env_float("EMAIL_RETRY_BUDGET_SECONDS", 24 * 3600.0)
+EMAIL_RETRY_BASE_SECONDS = env_float("EMAIL_RETRY_BASE_SECONDS", 5.0)
+EMAIL_RETRY_MAX_SECONDS = env_float("EMAIL_RETRY_MAX_SECONDS", 600.0)
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 0)
 EMAIL_CONSUMER_PREFETCH = env_int("EMAIL_CONSUMER_PREFETCH", 100)
 EMAIL_CONSUMER_BATCH_SIZE = env_int("EMAIL_CONSUMER_BATCH_SIZE", 50)
 EMAIL_SENDING_LEASE_SECONDS = env_float("EMAIL_SENDING_LEASE_SECONDS", 120.0)

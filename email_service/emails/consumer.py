@@ -29,6 +29,7 @@ from notification_common.rabbitmq import (
     PermanentError,
     TransientError,
 )
+from notification_common.rabbitmq.consumer import BlockingDependency, open_circuit_of
 from notification_common.status_reports import STATUS_DELIVERED, STATUS_FAILED, STATUS_PENDING, StatusReporter
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class EmailConsumer(BaseConsumer):
         **kwargs,
     ):
         kwargs.setdefault("max_attempts", settings.EMAIL_MAX_ATTEMPTS)
+        kwargs.setdefault("retry_budget_seconds", settings.EMAIL_RETRY_BUDGET_SECONDS)
         kwargs.setdefault("retry_base_seconds", settings.EMAIL_RETRY_BASE_SECONDS)
         kwargs.setdefault("retry_max_seconds", settings.EMAIL_RETRY_MAX_SECONDS)
         kwargs.setdefault("prefetch_count", settings.EMAIL_CONSUMER_PREFETCH)
@@ -94,8 +96,14 @@ class EmailConsumer(BaseConsumer):
         now = time.monotonic()
         if now - self._beat_at >= HEARTBEAT_SECONDS:
             self._beat_at = now
-            heartbeat_write()
+            heartbeat_write(state=self.state.as_dict())
         self._store_acknowledged_reports()
+
+    def blocking_dependency(self) -> BlockingDependency | None:
+        # SMTP and the template service: while either circuit is open no email can go out,
+        # so the messages wait in the queue instead of spending their retries.
+        template_client = self.renderer.client
+        return open_circuit_of(self.sender.breaker, getattr(template_client, "breaker", None))
 
     # ------------------------------------------------------------------ messages
     def _request_of(self, message: ConsumedMessage) -> EmailRequest:
@@ -107,7 +115,7 @@ class EmailConsumer(BaseConsumer):
             default_language=settings.EMAIL_DEFAULT_LANGUAGE,
             trace_id=trace_id if isinstance(trace_id, str) and trace_id else None,
             queue_attempt=message.attempt,
-            final_attempt=message.attempt >= self.max_attempts,
+            final_attempt=self.is_final_attempt(message),
         )
 
     def handle(self, message: ConsumedMessage) -> None:
@@ -137,11 +145,15 @@ class EmailConsumer(BaseConsumer):
         for notification_id, failure in batch.outcomes.items():
             if failure is None:
                 continue
-            results[positions[notification_id]] = (
+            error = (
                 PermanentError(failure.reason)
                 if failure.permanent
                 else TransientError(failure.reason, retry_after=failure.retry_after)
             )
+            # Chained, so the base class can tell a failure caused by an open circuit (the call
+            # was never made: no attempt spent) from a real one.
+            error.__cause__ = failure
+            results[positions[notification_id]] = error
         for delivery in batch.delivered:
             self.reporter.report(
                 str(delivery.notification_id),

@@ -4,15 +4,28 @@ import smtplib
 
 from django.conf import settings
 
-from emails.heartbeat import heartbeat_age_seconds
+from emails.heartbeat import heartbeat_read
 from notification_common.conf import common_settings
 
 
 def check_consumer() -> dict:
-    """``consume_emails`` is alive: its heartbeat in Redis is recent."""
-    age = heartbeat_age_seconds()
+    """``consume_emails`` is alive: its heartbeat in Redis is recent.
+
+    A consumer paused on an open circuit (SMTP, template service) is "up" with
+    ``"paused": true``: it is alive and doing the right thing (holding messages in the queue
+    instead of spending their retries), so a 503 would only get a working process restarted;
+    the outage itself shows in the dependency's own check (``smtp``) and in /metrics.
+    """
+    beat = heartbeat_read()
+    age = None if beat is None else beat["age_seconds"]
     max_age = settings.EMAIL_HEARTBEAT_MAX_AGE_SECONDS
     result = {"heartbeat_age_seconds": age, "max_age_seconds": max_age}
+    if beat is not None:
+        result["paused"] = bool(beat.get("paused"))
+        result["oldest_message_age_seconds"] = beat.get("oldest_message_age_seconds")
+        if result["paused"]:
+            result["paused_on"] = beat.get("dependency")
+            result["retry_in_seconds"] = beat.get("retry_in_seconds")
     if age is not None and age <= max_age:
         return {"status": "up", **result}
     error = "no heartbeat from consume_emails" if age is None else f"last heartbeat {age:.0f}s ago"

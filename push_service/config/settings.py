@@ -52,9 +52,12 @@ PUSH_SERVICE = {
     "FCM_CIRCUIT_RESET_SECONDS": env_float("FCM_CIRCUIT_RESET_SECONDS", 30.0),
     "CONSUMER_BATCH_SIZE": env_int("PUSH_CONSUMER_BATCH_SIZE", 50),
     "CONSUMER_PREFETCH": env_int("PUSH_CONSUMER_PREFETCH", 100),
-    "MAX_ATTEMPTS": env_int("PUSH_MAX_ATTEMPTS", 5),
-    "RETRY_BASE_SECONDS": env_float("PUSH_RETRY_BASE_SECONDS", 2.0),
-    "RETRY_MAX_SECONDS": env_float("PUSH_RETRY_MAX_SECONDS", 300.0),
+    # Transient failures are retried for a time budget from the first attempt, backing off from
+    # BASE doubling up to MAX, with jitter; MAX_ATTEMPTS also caps attempts (0: no cap). docs/operations.md
+    "RETRY_BUDGET_SECONDS": env_float("PUSH_RETRY_BUDGET_SECONDS", 24 * 3600.0),
+    "RETRY_BASE_SECONDS": env_float("PUSH_RETRY_BASE_SECONDS", 5.0),
+    "RETRY_MAX_SECONDS": env_float("PUSH_RETRY_MAX_SECONDS", 600.0),
+    "MAX_ATTEMPTS": env_int("PUSH_MAX_ATTEMPTS", 0),
     "RENDER_CONCURRENCY": env_int("PUSH_RENDER_CONCURRENCY", 8),
     "RENDER_CACHE_SIZE": env_int("PUSH_RENDER_CACHE_SIZE", 2048),
     "HEARTBEAT_MAX_AGE_SECONDS": env_int("PUSH_HEARTBEAT_MAX_AGE_SECONDS", 60),

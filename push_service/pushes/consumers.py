@@ -19,6 +19,7 @@ from django.db import close_old_connections
 from notification_common.circuit import CircuitBreaker
 from notification_common.conf import common_settings
 from notification_common.rabbitmq import PUSH_QUEUE, BaseConsumer, ConsumedMessage, MalformedMessage
+from notification_common.rabbitmq.consumer import BlockingDependency, open_circuit_of
 from notification_common.status_reports import STATUS_FAILED, StatusReporter
 
 from . import heartbeat
@@ -51,7 +52,7 @@ class PushConsumer(BaseConsumer):
         for index, message in enumerate(messages):
             try:
                 request = parse_push_message(
-                    message.body, attempt=message.attempt, final_attempt=message.attempt >= self.max_attempts
+                    message.body, attempt=message.attempt, final_attempt=self.is_final_attempt(message)
                 )
             except MalformedMessage as exc:
                 results[index] = exc
@@ -83,8 +84,14 @@ class PushConsumer(BaseConsumer):
         # a Redis key rather than a file, so the HTTP service's health check can read it.
         now = time.monotonic()
         if now - self._heartbeat_written >= heartbeat.WRITE_EVERY_SECONDS:
-            heartbeat.beat(self.name)
+            heartbeat.beat(self.name, state=self.state.as_dict())
             self._heartbeat_written = now
+
+    def blocking_dependency(self) -> BlockingDependency | None:
+        # FCM and the template service: while either circuit is open no push can go out, so
+        # the messages wait in the queue instead of spending their retries.
+        template_client = self.deps.renderer.client if self.deps.renderer is not None else None
+        return open_circuit_of(self.deps.sender.breaker, getattr(template_client, "breaker", None))
 
     def close(self) -> None:
         """Send what is still queued (reports, deactivations), then release the FCM app."""
@@ -103,6 +110,7 @@ def build_push_consumer(
     batch_size: int | None = None,
     prefetch_count: int | None = None,
     max_attempts: int | None = None,
+    retry_budget_seconds: float | None = None,
     retry_base_seconds: float | None = None,
     retry_max_seconds: float | None = None,
     service_account_path: str | None = None,
@@ -135,6 +143,7 @@ def build_push_consumer(
         batch_size=batch_size or push["CONSUMER_BATCH_SIZE"],
         prefetch_count=prefetch_count or push["CONSUMER_PREFETCH"],
         max_attempts=max_attempts or push["MAX_ATTEMPTS"],
+        retry_budget_seconds=retry_budget_seconds if retry_budget_seconds is not None else push["RETRY_BUDGET_SECONDS"],
         retry_base_seconds=retry_base_seconds if retry_base_seconds is not None else push["RETRY_BASE_SECONDS"],
         retry_max_seconds=retry_max_seconds or push["RETRY_MAX_SECONDS"],
         name=name,

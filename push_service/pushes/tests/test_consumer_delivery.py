@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 from firebase_admin import messaging
 
+from notification_common.circuit import CircuitBreaker
 from notification_common.rabbitmq import PUSH_QUEUE
 from notification_common.testing.rabbit import drain
 from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED, MAX_PAYLOAD_BYTES
@@ -425,19 +426,49 @@ def test_notification_held_by_another_worker_is_retried_not_sent_twice(make_cons
     assert len(fcm.messages_for("tok-a")) == 1
 
 
-def test_open_fcm_circuit_retries_later_without_rendering(consumer, publish, fcm, deps, template_service):
-    for _ in range(deps.sender.breaker.failure_threshold):
-        deps.sender.breaker.record_failure()
+class ManualClock:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_open_fcm_circuit_pauses_the_consumer_without_rendering_or_spending_an_attempt(
+    consumer, publish, fcm, deps, template_service, broker
+):
+    # Given the FCM circuit open (on a clock the test moves) and one push waiting
+    clock = ManualClock()
+    deps.sender.breaker = CircuitBreaker("fcm", failure_threshold=1, reset_seconds=30, clock=clock)
+    deps.sender.breaker.record_failure()
     retries = []
-    consumer.on_retry = lambda message, error, attempt, delay: retries.append((str(error), delay))
-    publish(push_message(tokens=["tok-a"]))
+    consumer.on_retry = lambda message, error, attempt, delay: retries.append(str(error))
+    message = push_message(tokens=["tok-a"])
+    publish(message)
 
-    consumer.run(max_messages=1, idle_timeout=10)
+    # When the consumer runs while the circuit is open
+    thread = threading.Thread(target=consumer.run, kwargs={"max_messages": 1}, daemon=True)
+    thread.start()
+    try:
+        # Then it pauses on fcm: the message stays in the queue, nothing rendered or sent
+        assert wait_until(
+            lambda: consumer.state.paused and broker.queue_declare(PUSH_QUEUE, passive=True).method.message_count == 1
+        )
+        assert consumer.state.dependency == "fcm"
+        assert template_service.calls == [] and fcm.attempts() == 0
 
-    [(reason, delay)] = retries
-    assert reason.startswith("fcm_unavailable: circuit 'fcm' is open")
-    assert delay >= deps.sender.breaker.reset_seconds - 1  # waits out the circuit, not the backoff
-    assert template_service.calls == [] and fcm.attempts() == 0
+        # When the cool-down is over (half open: the next batch is the trial)
+        clock.now += 31
+        # Then it resumes and delivers the push on its first attempt
+        thread.join(timeout=15)
+        assert not thread.is_alive()
+    finally:
+        consumer.stop()
+        thread.join(timeout=5)
+    assert len(fcm.messages_for("tok-a")) == 1
+    assert retries == [] and not consumer.state.paused
+    assert delivery(message["notification_id"]).attempts == 1
+    assert deps.sender.breaker.state == CircuitBreaker.CLOSED
 
 
 def test_replay_that_cannot_send_yet_keeps_the_device_pending_for_its_retry(make_consumer, publish, fcm, deps):
@@ -448,6 +479,8 @@ def test_replay_that_cannot_send_yet_keeps_the_device_pending_for_its_retry(make
     for _ in range(deps.sender.breaker.failure_threshold):
         deps.sender.breaker.record_failure()  # FCM is down when the replay comes
     consumer = make_consumer(retry_max_seconds=0.05)
+    # Not paused by the open circuit (that is tested above): here the batch itself meets it.
+    consumer.blocking_dependency = lambda: None
 
     publish(message)
     consumer.run(max_messages=1, idle_timeout=10)
