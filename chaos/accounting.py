@@ -1,0 +1,200 @@
+"""Who got what: the chaos suite's books, kept by notification id.
+
+accepted   the gateway answered 200/202 with a notification id (after any retries)
+delivered  that id arrived at the loopback SMTP server (X-Notification-ID header) or at the
+           loopback FCM server (data.notification_id)
+lost       accepted and never delivered; duplicated: delivered more than once
+dead letters  rows of the admin service's dead-letter store, by failure kind: ``exhausted``
+           (the retry budget ran out: a transient cause) counts against the run, as do
+           dead letters of notifications that were delivered after all
+500s       any answer >= 500 except a 503, from the load, the prober, or the access logs
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import httpx
+
+ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
+TRANSIENT_KINDS = frozenset({"exhausted", "transient"})
+
+
+def smtp_deliveries(smtp_api: str) -> Counter:
+    response = httpx.get(f"{smtp_api}/messages", timeout=300)
+    response.raise_for_status()
+    return Counter(m.get("notification_id") for m in response.json() if m.get("notification_id"))
+
+
+def fcm_deliveries(fcm_url: str) -> Counter:
+    response = httpx.get(f"{fcm_url}/_loopback/messages", timeout=300)
+    response.raise_for_status()
+    found: Counter = Counter()
+    for record in response.json():
+        nid = ((record.get("message") or {}).get("data") or {}).get("notification_id")
+        if nid:
+            found[nid] += 1
+    return found
+
+
+def deliveries(platform) -> dict[str, Counter]:
+    return {"email": smtp_deliveries(platform.smtp_api), "push": fcm_deliveries(platform.fcm_url)}
+
+
+def wait_for_drain(platform, accepted: dict[str, str], *, timeout: float, quiet: float, progress=print) -> dict:
+    """Poll the loopback servers until every accepted id arrived, or nothing new arrived for
+    ``quiet`` seconds, or ``timeout``; returns the last deliveries seen."""
+    deadline = time.monotonic() + timeout
+    last_total, last_change = -1, time.monotonic()
+    while True:
+        got = deliveries(platform)
+        arrived = sum(1 for nid, channel in accepted.items() if got[channel][nid])
+        total = sum(sum(c.values()) for c in got.values())
+        if arrived >= len(accepted):
+            return got
+        if total != last_total:
+            last_total, last_change = total, time.monotonic()
+            progress(f"chaos: drain: {arrived}/{len(accepted)} accepted notifications delivered")
+        now = time.monotonic()
+        if now > deadline or now - last_change > quiet:
+            return got
+        time.sleep(3)
+
+
+def dead_letters(admin_url: str, headers: dict[str, str]) -> list[dict]:
+    rows: list[dict] = []
+    page = 1
+    with httpx.Client(base_url=admin_url, headers=headers, timeout=30) as client:
+        while True:
+            body = client.get("/api/v1/admin/dead-letters/", params={"page": page, "limit": 100}).json()
+            rows += body.get("data") or []
+            if not (body.get("meta") or {}).get("has_next"):
+                return rows
+            page += 1
+
+
+def queue_depths(rabbitmq_url: str) -> dict[str, int | str]:
+    """Messages still sitting in each queue of the topology (delay tiers included)."""
+    from notification_common.rabbitmq import all_queues, connect
+
+    depths: dict[str, int | str] = {}
+    connection = connect(rabbitmq_url)
+    try:
+        for queue in all_queues():
+            channel = connection.channel()
+            try:
+                depths[queue] = channel.queue_declare(queue, passive=True).method.message_count
+            except Exception as exc:  # a queue missing from the broker is itself a finding
+                depths[queue] = f"{type(exc).__name__}"
+            finally:
+                if channel.is_open:
+                    channel.close()
+    finally:
+        connection.close()
+    return depths
+
+
+def access_log_errors(log_dir: Path, services: list[str]) -> dict:
+    """Count requests by status from gunicorn's access log lines in each service's log; keep
+    every answer >= 500 other than 503, and the services' own 'Internal Server Error' lines."""
+    by_status: dict[str, Counter] = {}
+    errors: list[dict] = []
+    for service in services:
+        counts: Counter = Counter()
+        path = log_dir / f"{service}.log"
+        if not path.exists():
+            continue
+        with open(path, errors="replace") as fh:
+            for line in fh:
+                match = ACCESS_LINE.search(line)
+                if match:
+                    status = int(match["status"])
+                    counts[status] += 1
+                    if status >= 500 and status != 503:
+                        errors.append({"service": service, "path": match["path"], "status": status, "line": line[:300]})
+                elif "Internal Server Error" in line or "Error handling request" in line:
+                    errors.append({"service": service, "path": None, "status": 500, "line": line[:500]})
+        by_status[service] = counts
+    return {"requests_by_status": {s: dict(sorted(c.items())) for s, c in by_status.items()}, "errors": errors}
+
+
+def error_lines(log_dir: Path) -> dict[str, int]:
+    """ERROR/CRITICAL log lines per process log (context for the lead, not a pass criterion)."""
+    counts: dict[str, int] = {}
+    for path in sorted(log_dir.glob("*.log")):
+        n = 0
+        with open(path, errors="replace") as fh:
+            for line in fh:
+                if '"level": "ERROR"' in line or '"level": "CRITICAL"' in line:
+                    n += 1
+        if n:
+            counts[path.stem] = n
+    return counts
+
+
+def reconcile(sent, got: dict[str, Counter], letters: list[dict]) -> dict:
+    accepted = {s.notification_id: s for s in sent if s.accepted}
+    channel_of = {nid: s.channel for nid, s in accepted.items()}
+    lost = [nid for nid, channel in channel_of.items() if got[channel][nid] == 0]
+    lost_set = set(lost)
+    duplicated = {nid: got[channel][nid] for nid, channel in channel_of.items() if got[channel][nid] > 1}
+    unexpected = sorted(
+        nid for channel, counter in got.items() for nid in counter if channel_of.get(nid) != channel
+    )  # arrived but never answered 2xx to the load (e.g. the answer was lost and retries gave up)
+
+    letters_by_nid: dict[str, list[dict]] = defaultdict(list)
+    for row in letters:
+        letters_by_nid[row.get("notification_id") or ""].append(row)
+    transient = [r for r in letters if (r.get("failure_kind") or "") in TRANSIENT_KINDS]
+    other = [r for r in letters if (r.get("failure_kind") or "") not in TRANSIENT_KINDS]
+    refused = Counter(str(s.final_status) for s in sent if not s.accepted)
+
+    def letter(row: dict) -> dict:
+        return {
+            "notification_id": row.get("notification_id"),
+            "channel": row.get("channel"),
+            "failure_kind": row.get("failure_kind"),
+            "reason": (row.get("reason") or "")[:300],
+            "attempts": row.get("attempts"),
+            "delivered_anyway": bool(
+                row.get("notification_id") in channel_of and row.get("notification_id") not in lost_set
+            ),
+        }
+
+    return {
+        "requests": len(sent),
+        "accepted": len(accepted),
+        "accepted_by_channel": dict(Counter(channel_of.values())),
+        "not_accepted": sum(refused.values()),
+        "not_accepted_by_final_status": dict(refused),
+        "delivered": len(accepted) - len(lost),
+        "lost": len(lost),
+        "lost_ids": [
+            {
+                "notification_id": nid,
+                "channel": channel_of[nid],
+                "seq": accepted[nid].seq,
+                "dead_letters": [letter(r) for r in letters_by_nid.get(nid, [])],
+            }
+            for nid in lost
+        ],
+        "duplicated": len(duplicated),
+        "duplicated_ids": [
+            {"notification_id": nid, "channel": channel_of[nid], "copies": n} for nid, n in duplicated.items()
+        ],
+        "unexpected_deliveries": unexpected,
+        "dead_letters": len(letters),
+        "dead_letters_transient": len(transient),
+        "dead_letters_by_kind": dict(Counter(r.get("failure_kind") or "" for r in letters)),
+        "dead_letter_reasons": dict(Counter(_reason_class(r.get("reason") or "") for r in letters).most_common(20)),
+        "dead_letters_list": [letter(r) for r in transient + other],
+    }
+
+
+def _reason_class(reason: str) -> str:
+    """Group reasons without their ids and numbers, so the report shows a handful of causes."""
+    reason = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27,}", "<id>", reason)
+    return re.sub(r"\d+(\.\d+)?", "N", reason)[:160]
