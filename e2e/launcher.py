@@ -109,8 +109,12 @@ class Process:
     cwd: Path
     log_path: Path
     popen: subprocess.Popen | None = None
+    env: dict[str, str] | None = None  # as last started: a supervisor restarts it the same way
+    starts: int = 0
 
     def start(self, env: dict[str, str]) -> Process:
+        self.env = env
+        self.starts += 1
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it; closed on stop
         # A session of its own: signals reach gunicorn's workers too, and nothing else.
         self.popen = subprocess.Popen(
@@ -261,7 +265,14 @@ def _replace_redis_db(url: str, db: int) -> str:
 
 
 # --------------------------------------------------------------------------- launch
-def build_env(workdir: Path, ports: dict[str, int], smtp_port: int, fcm_port: int, extra: dict[str, str]) -> dict:
+def build_env(
+    workdir: Path,
+    ports: dict[str, int],
+    smtp_port: int,
+    fcm_port: int,
+    extra: dict[str, str],
+    tuning: dict[str, str] | None = None,
+) -> dict:
     from notification_common.keys import ensure_dev_keypair
 
     keys = workdir / "keys"
@@ -302,7 +313,7 @@ def build_env(workdir: Path, ports: dict[str, int], smtp_port: int, fcm_port: in
     for service in SERVICES:
         env[service.db_env] = _service_database_url(service)
         env[service.url_env] = f"http://127.0.0.1:{ports[service.name]}"
-    env.update(FAST_FAILURE_TUNING)
+    env.update(FAST_FAILURE_TUNING if tuning is None else tuning)
     env.update(extra)
     return env
 
@@ -401,18 +412,27 @@ def launch(
     keep_logs: bool = False,
     log_dir: str | os.PathLike | None = None,
     replicas: dict[str, int] | None = None,
+    exclusive: bool = True,
+    access_log: bool = False,
+    failure_tuning: dict[str, str] | None = None,
 ) -> Iterator[Platform]:
     """Start everything, yield the :class:`Platform`, stop everything (even on errors).
 
     ``extra_env`` goes to every process. ``replicas`` runs several processes of a worker
-    (e.g. ``{"email-worker": 2}``): consumers of one queue share it."""
-    with _exclusive_run():
+    (e.g. ``{"email-worker": 2}``): consumers of one queue share it. ``exclusive=False``
+    skips the machine-wide e2e lock, for a caller whose environment points every process at
+    servers of its own (the chaos suite). ``access_log`` makes gunicorn log every request
+    (with its status) to the service's log file. ``failure_tuning`` replaces
+    :data:`FAST_FAILURE_TUNING` (``{}``: the product's own retry and circuit defaults)."""
+    with _exclusive_run() if exclusive else contextlib.nullcontext():
         yield from _launch(
             extra_env=extra_env,
             health_timeout=health_timeout,
             keep_logs=keep_logs,
             log_dir=log_dir,
             replicas=replicas,
+            access_log=access_log,
+            failure_tuning=failure_tuning,
         )
 
 
@@ -433,12 +453,14 @@ def _exclusive_run() -> Iterator[None]:
         yield
 
 
-def _launch(*, extra_env, health_timeout, keep_logs, log_dir, replicas) -> Iterator[Platform]:
+def _launch(
+    *, extra_env, health_timeout, keep_logs, log_dir, replicas, access_log=False, failure_tuning=None
+) -> Iterator[Platform]:
     workdir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="notification-e2e-"))
     workdir.mkdir(parents=True, exist_ok=True)
     ports = {s.name: free_port() for s in SERVICES}
     smtp_port, smtp_http_port, fcm_port = free_port(), free_port(), free_port()
-    env = build_env(workdir, ports, smtp_port, fcm_port, extra_env or {})
+    env = build_env(workdir, ports, smtp_port, fcm_port, extra_env or {}, failure_tuning)
 
     platform = Platform(
         workdir=workdir,
@@ -466,6 +488,8 @@ def _launch(*, extra_env, health_timeout, keep_logs, log_dir, replicas) -> Itera
         ),
     ]
     gunicorn = [str(GUNICORN), "-c", "python:notification_common.gunicorn_conf", "config.wsgi"]
+    if access_log:  # command-line settings override the config module's accesslog = None
+        gunicorn[1:1] = ["--access-logfile", "-"]
     services = [Process(s.name, gunicorn, ROOT / s.directory, workdir / f"{s.name}.log") for s in SERVICES]
     workers = [
         Process(
