@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # (docs/operations.md): everything make runs here is local work.
 export ENVIRONMENT ?= development
 
-.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum lint check bench demo clean $(addprefix test-,$(SERVICES))
+.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum lint check bench chaos chaos-short demo clean $(addprefix test-,$(SERVICES))
 
 install: $(STAMP)
 
@@ -66,6 +66,14 @@ check: install
 
 bench: migrate
 	$(PY) bench/run.py
+
+# Fault injection (chaos/README.md). Starts private PostgreSQL, Redis and RabbitMQ servers
+# of its own (the shared ones are never touched): needs their Debian packages, not `make infra`.
+chaos: install
+	$(PY) chaos/run.py --profile full
+
+chaos-short: install
+	$(PY) chaos/run.py --profile short
 
 demo: install
 	$(PY) scripts/demo.py
