@@ -18,6 +18,7 @@ from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, NotFound
 from notification_common.pagination import paginate
+from notification_common.validation import SingleLineTextValidator
 from platform_admin import clients, selectors, services
 from platform_admin.constants import AdminErrorCode, AuditAction, Channel
 from platform_admin.dashboard import dashboard_collect
@@ -143,7 +144,7 @@ class ApiKeysApi(APIView):
         search = serializers.CharField(required=False, max_length=100)
 
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=100)
+        name = serializers.CharField(max_length=100, validators=[SingleLineTextValidator()])
         scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.ALL), allow_empty=False)
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 

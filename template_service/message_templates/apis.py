@@ -17,6 +17,7 @@ from notification_common.api_keys import Scope
 from notification_common.authentication import HasScope, IsInternal
 from notification_common.envelope import ok
 from notification_common.pagination import paginate
+from notification_common.validation import SingleLineTextValidator
 
 CanWriteTemplates = HasScope.of(Scope.TEMPLATES_WRITE, Scope.INTERNAL)
 
@@ -55,10 +56,11 @@ class VersionContentInputSerializer(serializers.Serializer):
     """The fields of one version; which are required depends on the channel (checked by the service)."""
 
     language = LanguageField()
-    subject = _text(services.MAX_LENGTHS["subject"])
+    # Subjects and titles are one line: a control character would reach an email header or a notification.
+    subject = _text(services.MAX_LENGTHS["subject"], validators=[SingleLineTextValidator()])
     text_body = _text(services.MAX_LENGTHS["text_body"])
     html_body = _text(services.MAX_LENGTHS["html_body"])
-    title = _text(services.MAX_LENGTHS["title"])
+    title = _text(services.MAX_LENGTHS["title"], validators=[SingleLineTextValidator()])
     body = _text(services.MAX_LENGTHS["body"])
     image_url = _text(services.MAX_LENGTHS["image_url"])
     data = serializers.DictField(child=serializers.CharField(allow_blank=True, trim_whitespace=False), required=False)
