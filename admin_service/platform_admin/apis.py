@@ -244,10 +244,14 @@ class ApiKeyVerifyApi(APIView):
     )
     def post(self, request):
         data = _body(self.InputSerializer, request)
-        api_key = services.api_key_check(data["key"])
-        if api_key is None:
+        api_key, refusal = services.api_key_lookup(data["key"])
+        if refusal is not None:
+            # The reason lets callers remember a revocation for long (through our outages).
             raise ApplicationError(
-                AdminErrorCode.INVALID_API_KEY, "Unknown, revoked or expired API key.", status.HTTP_404_NOT_FOUND
+                AdminErrorCode.INVALID_API_KEY,
+                "Unknown, revoked or expired API key.",
+                status.HTTP_404_NOT_FOUND,
+                data={"reason": refusal},
             )
         return ok(self.OutputSerializer(api_key).data)
 

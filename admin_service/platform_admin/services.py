@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 from redis.exceptions import RedisError
 from rest_framework import status
 
-from notification_common.api_keys import ApiKeyInfo, forget_api_key, hash_api_key
+from notification_common.api_keys import EXPIRED, REVOKED, UNKNOWN, ApiKeyInfo, KeyRefused, forget_api_key, hash_api_key
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError, DependencyUnavailable, NotFound, RateLimited
 from notification_common.login_limits import login_attempt_admit
@@ -161,11 +161,11 @@ def _new_raw_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _forget_after_commit(key_hash: str) -> None:
+def _forget_after_commit(key_hash: str, *, revoked: bool = False) -> None:
     # After commit: dropped earlier, a concurrent check could cache the still-valid row again.
     def forget():
         try:
-            forget_api_key(key_hash)
+            forget_api_key(key_hash, revoked=revoked)
         except RedisError:
             logger.warning("could not drop a cached API key verdict; it expires with its TTL")
 
@@ -209,7 +209,7 @@ def api_key_revoke(*, api_key: ApiKey, actor, ip: str | None = None) -> ApiKey:
             details={"name": api_key.name, "prefix": api_key.prefix, "is_bootstrap": api_key.is_bootstrap},
             ip=ip,
         )
-        _forget_after_commit(api_key.key_hash)
+        _forget_after_commit(api_key.key_hash, revoked=True)
     return api_key
 
 
@@ -268,32 +268,47 @@ def api_key_register_bootstrap_after_migrate(*, using: str = "default", **kwargs
         logger.info("registered %d bootstrap API key(s)", len(created))
 
 
-def _key_is_usable(api_key: ApiKey) -> bool:
-    return api_key.revoked_at is None and (api_key.expires_at is None or api_key.expires_at > timezone.now())
+def _refusal_of(api_key: ApiKey | None) -> str | None:
+    """Why a key may not be used (revoked, expired, unknown), or None when it may."""
+    if api_key is None:
+        return UNKNOWN
+    if api_key.revoked_at is not None:
+        return REVOKED
+    if api_key.expires_at is not None and api_key.expires_at <= timezone.now():
+        return EXPIRED
+    return None
 
 
-def api_key_check(raw: str) -> ApiKey | None:
-    """The usable key behind ``raw`` (recording its use), or None."""
+def api_key_lookup(raw: str) -> tuple[ApiKey | None, str | None]:
+    """The key behind ``raw`` and why it is refused (None when usable; its use is recorded)."""
     if not raw:
-        return None
+        return None, UNKNOWN
     key_hash = hash_api_key(raw)
     api_key = ApiKey.objects.filter(key_hash=key_hash).first()
     if api_key is None and raw in common_settings.BOOTSTRAP_API_KEYS:
         # Registration normally runs after migrate; this covers a database set up otherwise.
         api_key_register_bootstrap(keys={raw: common_settings.BOOTSTRAP_API_KEYS[raw]})
         api_key = ApiKey.objects.filter(key_hash=key_hash).first()
-    if api_key is None or not _key_is_usable(api_key):
-        return None
-    api_key_usage_record(key_id=str(api_key.pk))
-    return api_key
+    refusal = _refusal_of(api_key)
+    if refusal is None:
+        api_key_usage_record(key_id=str(api_key.pk))
+    return api_key, refusal
 
 
-def api_key_verify(raw: str) -> ApiKeyInfo | None:
+def api_key_check(raw: str) -> ApiKey | None:
+    """The usable key behind ``raw`` (recording its use), or None."""
+    api_key, refusal = api_key_lookup(raw)
+    return api_key if refusal is None else None
+
+
+def api_key_verify(raw: str) -> ApiKeyInfo | KeyRefused:
     """NOTIFICATION_COMMON["API_KEY_LOCAL_VERIFIER"] of this service."""
-    api_key = api_key_check(raw)
-    if api_key is None:
-        return None
-    return ApiKeyInfo(key_id=str(api_key.pk), name=api_key.name, scopes=tuple(api_key.scopes))
+    api_key, refusal = api_key_lookup(raw)
+    if refusal is not None:
+        return KeyRefused(refusal)
+    return ApiKeyInfo(
+        key_id=str(api_key.pk), name=api_key.name, scopes=tuple(api_key.scopes), expires_at=api_key.expires_at
+    )
 
 
 # Delete the pending stamp only if no newer one arrived while we were writing it.

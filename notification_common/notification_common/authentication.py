@@ -16,7 +16,9 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import AccessToken
 
+from notification_common import ratelimit
 from notification_common.api_keys import ApiKeyInfo, Scope, verify_api_key
+from notification_common.client_ip import client_ip
 from notification_common.conf import common_settings
 from notification_common.http_client import API_KEY_HEADER
 
@@ -76,17 +78,35 @@ class ApiKeyPrincipal:
 
 
 class ApiKeyAuthentication(BaseAuthentication):
+    """``X-API-Key``. Failed lookups are limited per client address
+    (``API_KEY_FAILED_LOOKUPS_PER_MINUTE``), so keys cannot be guessed at speed and a flood
+    of made-up keys cannot turn into a flood of calls to the admin service."""
+
     def authenticate(self, request):
         raw = request.headers.get(API_KEY_HEADER)
         if raw is None:
             return None
+        limit_key = _failed_lookups_key(request)
+        if limit_key is not None:
+            ratelimit.refuse_if_over(limit_key, limit=common_settings.API_KEY_FAILED_LOOKUPS_PER_MINUTE)
         info = verify_api_key(raw.strip())
         if info is None:
+            if limit_key is not None:
+                ratelimit.hit_quietly(
+                    limit_key, limit=common_settings.API_KEY_FAILED_LOOKUPS_PER_MINUTE, window_seconds=60
+                )
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         return ApiKeyPrincipal(info), info
 
     def authenticate_header(self, request):
         return API_KEY_HEADER
+
+
+def _failed_lookups_key(request) -> str | None:
+    if common_settings.API_KEY_FAILED_LOOKUPS_PER_MINUTE <= 0:
+        return None
+    address = client_ip(request)
+    return f"apikey-failed:{address}" if address else None
 
 
 def is_api_key(user) -> bool:

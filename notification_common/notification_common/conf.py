@@ -20,6 +20,12 @@ DEFAULTS = {
     "SERVICE_API_KEY": "",
     "BOOTSTRAP_API_KEYS": {},
     "API_KEY_CACHE_SECONDS": 30,
+    # A key verified within this long keeps working while the admin service is down.
+    "API_KEY_GRACE_SECONDS": 3600,
+    # A revocation is remembered this long (through admin-service outages too).
+    "API_KEY_REVOKED_CACHE_SECONDS": 7 * 24 * 3600,
+    # Failed key lookups allowed per client address per minute, then 429 (0: no limit).
+    "API_KEY_FAILED_LOOKUPS_PER_MINUTE": 60,
     # Dotted path to ``f(raw_key) -> ApiKeyInfo | None`` used instead of asking the admin
     # service over HTTP (the admin service itself sets this to its database lookup).
     "API_KEY_LOCAL_VERIFIER": None,
@@ -32,6 +38,9 @@ DEFAULTS = {
     "CIRCUIT_RESET_SECONDS": 15.0,
     # A half-open trial that never reports back is forgotten after this long.
     "CIRCUIT_TRIAL_TIMEOUT_SECONDS": 30.0,
+    # Consumers render templates locally (template_versions.py): how long the answer "which
+    # version is active for (code, language)" is kept, so the bound on an activation's delay.
+    "TEMPLATE_ACTIVE_VERSION_TTL_SECONDS": 5.0,
     # Retry-After of a 503 answered while a database, Redis, the broker or a service is down.
     "OUTAGE_RETRY_AFTER_SECONDS": 5,
     # Status reports this service's workers send ("email", "push"): their backlog shows in

@@ -1,5 +1,7 @@
 """Atomic fixed-window rate limits in Redis (one Lua script: increment and expire together)."""
 
+import redis
+
 from notification_common.exceptions import RateLimited
 from notification_common.redis_client import get_redis
 
@@ -34,3 +36,26 @@ def enforce(key: str, *, limit: int, window_seconds: int, message: str = "Too ma
 
 def reset(key: str) -> None:
     get_redis().delete(f"ratelimit:{key}")
+
+
+def refuse_if_over(key: str, *, limit: int, message: str = "Too many requests.") -> None:
+    """Raise RateLimited when ``key`` has already used up ``limit`` hits in its window
+    (without counting this call). Redis being down lets the call through."""
+    client = get_redis()
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.get(f"ratelimit:{key}")
+        pipe.pttl(f"ratelimit:{key}")
+        count, ttl_ms = pipe.execute()
+    except redis.RedisError:
+        return
+    if count is not None and int(count) >= limit and ttl_ms > 0:
+        raise RateLimited(max(1, -(-int(ttl_ms) // 1000)), message)
+
+
+def hit_quietly(key: str, *, limit: int, window_seconds: int) -> None:
+    """Count one hit, ignoring a Redis outage (for counts that only feed refuse_if_over)."""
+    try:
+        hit(key, limit=limit, window_seconds=window_seconds)
+    except redis.RedisError:
+        pass

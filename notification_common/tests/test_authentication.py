@@ -72,7 +72,7 @@ def test_unknown_key_is_refused_and_the_verdict_cached(api_client, redis_client)
     response = api_client.get("/t/whoami/", HTTP_X_API_KEY="no-such-key")
 
     assert_envelope(response, status=401, error="authentication_failed")
-    assert json.loads(redis_client.get(cache_key("no-such-key"))) == {"valid": False}
+    assert json.loads(redis_client.get(cache_key("no-such-key"))) == {"valid": False, "reason": "unknown"}
 
 
 def test_cached_revocation_wins_over_a_bootstrap_key(api_client, internal_key, redis_client):

@@ -1,6 +1,7 @@
 """API keys: created once, stored hashed, listed without the key, revoked, rotated, checked."""
 
 import hashlib
+import json
 from datetime import timedelta
 
 import pytest
@@ -98,7 +99,7 @@ def test_creation_is_audited_without_the_key(admin_api):
     assert raw not in str(entry.details)
 
 
-def test_revoke_marks_the_key_drops_its_cached_verdict_and_is_audited(
+def test_revoke_marks_the_key_caches_the_revocation_and_is_audited(
     admin_api, redis_client, django_capture_on_commit_callbacks
 ):
     created = _create(admin_api).json()["data"]
@@ -108,7 +109,10 @@ def test_revoke_marks_the_key_drops_its_cached_verdict_and_is_audited(
         response = admin_api.post(f"{KEYS}{created['id']}/revoke/")
 
     assert assert_envelope(response, status=200)["data"]["status"] == "revoked"
-    assert redis_client.get(cache_key(created["key"])) is None
+    # The cached verdict becomes a long-lived refusal, so the key stays refused through an
+    # admin-service outage too.
+    assert json.loads(redis_client.get(cache_key(created["key"]))) == {"valid": False, "reason": "revoked"}
+    assert redis_client.ttl(cache_key(created["key"])) > 24 * 3600
     assert AuditEntry.objects.filter(action=AuditAction.API_KEY_REVOKED, target=f"api_key:{created['id']}").exists()
 
 

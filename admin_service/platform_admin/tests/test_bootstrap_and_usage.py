@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from notification_common.api_keys import hash_api_key
+from notification_common.api_keys import KeyRefused, hash_api_key
 from notification_common.conf import common_settings
 from notification_common.testing import assert_envelope
 from platform_admin.constants import REDIS_API_KEY_LAST_USED
@@ -47,7 +47,7 @@ def test_registering_again_creates_nothing_and_never_revives_a_revoked_key(inter
 def test_a_revoked_bootstrap_key_is_refused(internal_key):
     ApiKey.objects.filter(key_hash=hash_api_key(internal_key)).update(revoked_at=timezone.now())
 
-    assert api_key_verify(internal_key) is None
+    assert api_key_verify(internal_key) == KeyRefused("revoked")
 
 
 def test_migrate_registers_keys_added_to_the_environment(settings):

@@ -17,7 +17,6 @@ from django.utils import timezone
 from notification_common.api_keys import verify_api_key
 from notification_common.conf import common_settings
 from notification_common.service_clients import reset_clients
-from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL
 from notification_common.testing.processes import wait_until_serving
 from platform_admin.models import ApiKey
 
@@ -42,8 +41,9 @@ def admin_service_url(django_db_setup):
         "ADMIN_DATABASE_URL": (
             f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
-        "REDIS_URL": os.environ.get("TEST_REDIS_URL", TEST_REDIS_URL),
-        "RABBITMQ_URL": os.environ.get("TEST_RABBITMQ_URL", TEST_RABBITMQ_URL),
+        # The same Redis db and vhost as this test session (not another suite's).
+        "REDIS_URL": common_settings.REDIS_URL,
+        "RABBITMQ_URL": common_settings.RABBITMQ_URL,
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": "1",
         "GUNICORN_THREADS": "4",
