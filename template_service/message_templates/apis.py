@@ -11,11 +11,11 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthentic
 from rest_framework.views import APIView
 
 from message_templates import selectors, services
-from message_templates.languages import InvalidLanguage, normalize_language
 from message_templates.models import Channel, Template, TemplateVersion
 from notification_common.api_keys import Scope
 from notification_common.authentication import HasScope, IsInternal
 from notification_common.envelope import ok
+from notification_common.languages import InvalidLanguage, normalize_language
 from notification_common.pagination import paginate
 from notification_common.validation import SingleLineTextValidator
 
@@ -329,6 +329,66 @@ class TemplateSubstituteApi(APIView):
                 variables=serializer.validated_data["variables"],
                 version=serializer.validated_data.get("version"),
             )
+        )
+
+
+class ActiveVersionOutputSerializer(serializers.Serializer):
+    """A version's raw content, for consumers that render it themselves (internal keys only)."""
+
+    template_id = serializers.UUIDField()
+    template_code = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    default_language = serializers.CharField()
+    requested_language = serializers.CharField()
+    language = serializers.CharField(help_text="The language used, after fallback.")
+    version = serializers.IntegerField()
+    variables = serializers.ListField(child=serializers.CharField())
+    subject = serializers.CharField(required=False, allow_blank=True, help_text="email")
+    text_body = serializers.CharField(required=False, allow_blank=True, help_text="email")
+    html_body = serializers.CharField(required=False, allow_blank=True, help_text="email")
+    title = serializers.CharField(required=False, allow_blank=True, help_text="push")
+    body = serializers.CharField(required=False, allow_blank=True, help_text="push")
+    image_url = serializers.CharField(required=False, allow_blank=True, help_text="push")
+    data = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False, help_text="push")
+
+
+class TemplateActiveVersionApi(APIView):
+    """The version the substitute endpoint would render, unrendered: the consumers cache it
+    briefly and render locally (docs/template_service.md, "Local rendering")."""
+
+    permission_classes = [IsInternal]
+
+    @extend_schema_serializer(component_name="TemplateActiveVersionFilter")
+    class FilterSerializer(serializers.Serializer):
+        language = serializers.CharField(required=False, allow_blank=True, max_length=35)
+        version = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=ActiveVersionOutputSerializer,
+        summary="The active version (or ?version=) of a template in the best available language (internal)",
+    )
+    def get(self, request, code: str):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        selection = selectors.version_select(
+            code=code, language=filters.validated_data.get("language"), version=filters.validated_data.get("version")
+        )
+        snapshot = selection.snapshot
+        return ok(
+            ActiveVersionOutputSerializer(
+                {
+                    "template_id": snapshot.template_id,
+                    "template_code": selection.index.code,
+                    "channel": snapshot.channel,
+                    "default_language": selection.index.default_language,
+                    "requested_language": selection.requested_language,
+                    "language": snapshot.language,
+                    "version": snapshot.version,
+                    "variables": list(snapshot.compiled.variables),
+                    **snapshot.content,
+                }
+            ).data
         )
 
 

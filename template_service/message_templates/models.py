@@ -9,20 +9,18 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from notification_common.rendering import EMAIL_FIELDS, PUSH_FIELDS
+
 
 class Channel(models.TextChoices):
     EMAIL = "email", "Email"
     PUSH = "push", "Push"
 
 
-# The template fields of each channel, in the order their variables are listed.
-EMAIL_FIELDS = ("subject", "text_body", "html_body")
-PUSH_FIELDS = ("title", "body", "image_url")
+# The fields of each channel and their escaping rules belong to the shared renderer
+# (notification_common.rendering), which the consumers use too.
 CHANNEL_FIELDS = {Channel.EMAIL: EMAIL_FIELDS, Channel.PUSH: PUSH_FIELDS}
 REQUIRED_FIELDS = {Channel.EMAIL: ("subject", "text_body"), Channel.PUSH: ("title", "body")}
-HTML_FIELDS = frozenset({"html_body"})
-# An email subject is a header: a value with a line break must not start a new header.
-SINGLE_LINE_FIELDS = frozenset({"subject", "image_url"})
 
 
 class Template(models.Model):

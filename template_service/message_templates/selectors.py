@@ -1,21 +1,18 @@
 """Reads: templates, versions, the cached active index and compiled versions, stats."""
 
+import re
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from message_templates import caching
-from message_templates.errors import TemplateNotFound, VersionNotFound
-from message_templates.languages import fallback_chain
-from message_templates.models import (
-    CHANNEL_FIELDS,
-    HTML_FIELDS,
-    SINGLE_LINE_FIELDS,
-    Channel,
-    Template,
-    TemplateVersion,
-)
-from message_templates.rendering import CompiledContent, compile_content
+from message_templates.errors import InvalidTemplateInput, TemplateNotFound, VersionNotFound
+from message_templates.models import CHANNEL_FIELDS, Channel, Template, TemplateVersion
+from notification_common.languages import InvalidLanguage, fallback_chain, normalize_language
+from notification_common.rendering import CompiledContent, compile_version_content
+
+# A template code: also keeps arbitrary text out of cache keys and URLs.
+CODE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -133,11 +130,6 @@ def language_resolve(*, index: ActiveIndex, requested: str) -> str:
     raise TemplateNotFound(index.code)
 
 
-def compile_version_content(content: dict) -> CompiledContent:
-    fields = {field: value for field, value in content.items() if field != "data"}
-    return compile_content(fields, content.get("data"), html_fields=HTML_FIELDS, single_line_fields=SINGLE_LINE_FIELDS)
-
-
 def version_snapshot_get(*, index: ActiveIndex, language: str, version: int) -> VersionSnapshot:
     """A compiled immutable version: process LRU, then Redis, then the database."""
     key = (index.template_id, language, version)
@@ -161,6 +153,41 @@ def version_snapshot_get(*, index: ActiveIndex, language: str, version: int) -> 
     )
     caching.compiled_versions.put(key, snapshot)
     return snapshot
+
+
+@dataclass(frozen=True)
+class VersionSelection:
+    """The version a request for (code, language[, version]) gets, after the language fallback."""
+
+    index: ActiveIndex
+    requested_language: str
+    snapshot: VersionSnapshot
+
+
+def language_normalize(raw, *, field: str = "language") -> str:
+    """The normalised tag, or InvalidTemplateInput (400) naming ``field``."""
+    try:
+        return normalize_language(raw if isinstance(raw, str) else "")
+    except InvalidLanguage as exc:
+        raise InvalidTemplateInput({field: [str(exc)]}) from exc
+
+
+def version_select(*, code: str, language: str | None = None, version: int | None = None) -> VersionSelection:
+    """The active version (or ``version``) of ``code`` in the best available language.
+
+    Reads only caches on the hot path: the active index in Redis, the compiled version in
+    the process LRU (docs/template_service.md, "Caching"). The substitute endpoint renders
+    the selection; the active-version endpoint hands it to the consumers, which render it
+    themselves with the same renderer.
+    """
+    if not CODE_RE.match(code):
+        raise TemplateNotFound(code)
+    index = template_active_index(code=code)
+    requested = language_normalize(language) if language else index.default_language
+    used = language_resolve(index=index, requested=requested)
+    number = version if version is not None else index.active[used]
+    snapshot = version_snapshot_get(index=index, language=used, version=number)
+    return VersionSelection(index=index, requested_language=requested, snapshot=snapshot)
 
 
 def _channel_fields(channel: str) -> tuple[str, ...]:

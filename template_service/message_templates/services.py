@@ -11,18 +11,15 @@ from django.utils import timezone
 
 from message_templates import caching
 from message_templates.errors import InvalidTemplateInput, MissingVariables, TemplateExists, TemplateNotFound
-from message_templates.languages import InvalidLanguage, normalize_language
 from message_templates.models import CHANNEL_FIELDS, REQUIRED_FIELDS, Channel, Template, TemplateVersion
-from message_templates.rendering import ContentSyntaxError, MissingVariablesError
-from message_templates.selectors import (
+from message_templates.selectors import CODE_RE, language_normalize, template_version_get, version_select
+from notification_common.rendering import (
+    ContentSyntaxError,
+    MissingVariablesError,
     compile_version_content,
-    language_resolve,
-    template_active_index,
-    template_version_get,
-    version_snapshot_get,
+    render_channel_fields,
 )
 
-CODE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$")
 MAX_CODE_LENGTH = 100
 # Codes that would be shadowed by the fixed routes under /api/v1/templates/.
 RESERVED_CODES = frozenset({"substitute", "stats"})
@@ -40,13 +37,6 @@ DATA_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 # FCM refuses these data keys with INVALID_ARGUMENT.
 RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type", "collapse_key"})
 RESERVED_DATA_KEY_PREFIXES = ("google", "gcm")
-
-
-def language_normalize(raw, *, field: str = "language") -> str:
-    try:
-        return normalize_language(raw if isinstance(raw, str) else "")
-    except InvalidLanguage as exc:
-        raise InvalidTemplateInput({field: [str(exc)]}) from exc
 
 
 def _code_errors(code) -> list[str]:
@@ -261,36 +251,20 @@ def template_description_update(*, template: Template, description: str) -> Temp
 def template_substitute(*, code: str, variables: dict, language: str | None = None, version: int | None = None) -> dict:
     """Render the active version (or ``version``) of ``code`` in the best available language.
 
-    Reads only caches on the hot path: the active index in Redis, the compiled version in
-    the process LRU (docs/template_service.md, "Caching").
+    The consumers render the same selection locally (notification_common.template_versions)
+    with the same renderer, so both paths give the same text.
     """
-    if not CODE_RE.match(code):  # also keeps arbitrary text out of cache keys
-        raise TemplateNotFound(code)
-    index = template_active_index(code=code)
-    requested = language_normalize(language) if language else index.default_language
-    used = language_resolve(index=index, requested=requested)
-    number = version if version is not None else index.active[used]
-    snapshot = version_snapshot_get(index=index, language=used, version=number)
+    selection = version_select(code=code, language=language, version=version)
+    snapshot = selection.snapshot
     try:
-        rendered = snapshot.compiled.render(variables)
+        fields = render_channel_fields(snapshot.channel, snapshot.compiled, variables)
     except MissingVariablesError as exc:
         raise MissingVariables(exc.missing) from exc
-    result = {
+    return {
         "template_code": code,
-        "channel": index.channel,
-        "language": used,
-        "requested_language": requested,
-        "version": number,
+        "channel": snapshot.channel,
+        "language": snapshot.language,
+        "requested_language": selection.requested_language,
+        "version": snapshot.version,
+        **fields,
     }
-    if index.channel == Channel.EMAIL:
-        result.update(
-            subject=rendered["subject"], text_body=rendered["text_body"], html_body=rendered["html_body"] or None
-        )
-    else:
-        result.update(
-            title=rendered["title"],
-            body=rendered["body"],
-            image_url=rendered["image_url"] or None,
-            data=rendered["data"],
-        )
-    return result

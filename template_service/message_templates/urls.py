@@ -8,6 +8,7 @@ urlpatterns = [
     path("templates/substitute/", apis.TemplateSubstituteApi.as_view(), name="template-substitute"),
     path("templates/stats/", apis.TemplateStatsApi.as_view(), name="template-stats"),
     path("templates/<str:code>/", apis.TemplateRetrieveDeleteApi.as_view(), name="template-detail"),
+    path("templates/<str:code>/active/", apis.TemplateActiveVersionApi.as_view(), name="template-active-version"),
     path("templates/<str:code>/versions/", apis.TemplateVersionListCreateApi.as_view(), name="template-versions"),
     path(
         "templates/<str:code>/versions/<int:version>/activate/",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from message_templates.rendering import (
+from notification_common.rendering import (
     ContentSyntaxError,
     MissingVariablesError,
     TemplateSyntaxError,

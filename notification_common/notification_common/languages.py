@@ -1,4 +1,9 @@
-"""Language tags (BCP 47, the common subset) and the fallback chain ``pt-BR -> pt -> default``."""
+"""Language tags (BCP 47, the common subset) and the fallback chain ``pt-BR -> pt -> default``.
+
+One normaliser for the whole platform: the gateway hashes the normalised tag into a request's
+idempotency fingerprint, the template service stores and matches versions under it, and the
+consumers cache active versions by it, so one language has one spelling everywhere.
+"""
 
 import re
 
@@ -16,7 +21,7 @@ def normalize_language(raw: str) -> str:
     Case is normalised the way BCP 47 writes it (language lower, script title, region upper)
     so that one language is stored, cached and matched under one spelling.
     """
-    tag = (raw or "").strip().replace("_", "-")
+    tag = (raw if isinstance(raw, str) else "").strip().replace("_", "-")
     if len(tag) > MAX_LANGUAGE_LENGTH or not _TAG_RE.match(tag):
         raise InvalidLanguage(f"{raw!r} is not a language tag like 'en', 'pt' or 'pt-BR'.")
     primary, *subtags = tag.split("-")

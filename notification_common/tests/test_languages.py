@@ -2,7 +2,7 @@
 
 import pytest
 
-from message_templates.languages import InvalidLanguage, fallback_chain, normalize_language
+from notification_common.languages import InvalidLanguage, fallback_chain, normalize_language
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,10 @@ A template is checked and compiled once (when a version is saved, and again on f
 in a process); rendering a compiled template only joins literal text with the values, in a
 single pass, so a value that itself looks like a placeholder or a tag stays inert text.
 Pure functions: no Django, no I/O. Rules and examples in docs/template_service.md.
+
+The one renderer of the platform: the template service renders its substitute answers with
+it, and the email and push consumers render the versions they fetch (``template_versions``)
+with it, so both give the same text for the same version and variables.
 """
 
 import html
@@ -19,6 +23,16 @@ PLACEHOLDER_RE = re.compile(r"\{\{\s*(" + VARIABLE_NAME + r")\s*\}\}")
 # in HTML bodies contains them (`@media x{#id{...}}`, `width:100%}`).
 _OPENER_RE = re.compile(r"\{\{|\{%")
 _SNIPPET_LENGTH = 40
+
+# The template fields of each channel, in the order their variables are listed.
+EMAIL_CHANNEL = "email"
+PUSH_CHANNEL = "push"
+EMAIL_FIELDS = ("subject", "text_body", "html_body")
+PUSH_FIELDS = ("title", "body", "image_url")
+CHANNEL_FIELDS = {EMAIL_CHANNEL: EMAIL_FIELDS, PUSH_CHANNEL: PUSH_FIELDS}
+HTML_FIELDS = frozenset({"html_body"})
+# An email subject is a header: a value with a line break must not start a new header.
+SINGLE_LINE_FIELDS = frozenset({"subject", "image_url"})
 
 
 class TemplateSyntaxError(ValueError):
@@ -200,3 +214,30 @@ def compile_content(
         html_fields=html_fields,
         single_line_fields=single_line_fields,
     )
+
+
+def compile_version_content(content: Mapping) -> CompiledContent:
+    """Compile a version's fields (plus ``data`` for push) with the platform's escaping rules."""
+    fields = {field: value for field, value in content.items() if field != "data"}
+    return compile_content(fields, content.get("data"), html_fields=HTML_FIELDS, single_line_fields=SINGLE_LINE_FIELDS)
+
+
+def render_channel_fields(channel: str, compiled: CompiledContent, variables: Mapping) -> dict:
+    """The rendered fields of a channel as the substitute endpoint answers them.
+
+    Email: ``subject``, ``text_body``, ``html_body`` (None when empty); push: ``title``,
+    ``body``, ``image_url`` (None when empty) and ``data``. Raises MissingVariablesError.
+    """
+    rendered = compiled.render(variables)
+    if channel == EMAIL_CHANNEL:
+        return {
+            "subject": rendered["subject"],
+            "text_body": rendered["text_body"],
+            "html_body": rendered.get("html_body") or None,
+        }
+    return {
+        "title": rendered["title"],
+        "body": rendered["body"],
+        "image_url": rendered.get("image_url") or None,
+        "data": rendered["data"],
+    }
