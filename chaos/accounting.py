@@ -12,14 +12,18 @@ dead letters  rows of the admin service's dead-letter store, by failure kind: ``
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections import Counter, defaultdict
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 
 ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
+ACCESS_TIME = re.compile(r"\[(\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\]")
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*: ")  # "django.db.utils.OperationalError: ..."
 TRANSIENT_KINDS = frozenset({"exhausted", "transient"})
 
 
@@ -64,16 +68,32 @@ def wait_for_drain(platform, accepted: dict[str, str], *, timeout: float, quiet:
         time.sleep(3)
 
 
-def dead_letters(admin_url: str, headers: dict[str, str]) -> list[dict]:
+def dead_letters(admin_url: str, headers: dict[str, str], database_url: str) -> tuple[list[dict], str]:
+    """The admin service's dead letters: through its API, or, when the API fails, straight
+    from its database (a test harness's fallback, so a broken list endpoint cannot hide
+    dead letters). Returns (rows, where they were read)."""
     rows: list[dict] = []
     page = 1
-    with httpx.Client(base_url=admin_url, headers=headers, timeout=30) as client:
-        while True:
-            body = client.get("/api/v1/admin/dead-letters/", params={"page": page, "limit": 100}).json()
-            rows += body.get("data") or []
-            if not (body.get("meta") or {}).get("has_next"):
-                return rows
-            page += 1
+    try:
+        with httpx.Client(base_url=admin_url, headers=headers, timeout=30) as client:
+            while True:
+                response = client.get("/api/v1/admin/dead-letters/", params={"page": page, "limit": 100})
+                response.raise_for_status()
+                body = response.json()
+                rows += body["data"]
+                if not (body.get("meta") or {}).get("has_next"):
+                    return rows, "admin API"
+                page += 1
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        api_error = f"{type(exc).__name__}: {exc}"
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        rows = conn.execute(
+            "SELECT notification_id, channel, failure_kind, reason, attempts FROM platform_admin_deadletter"
+        ).fetchall()
+    return rows, f"admin database (the API failed: {api_error[:200]})"
 
 
 def queue_depths(rabbitmq_url: str) -> dict[str, int | str]:
@@ -98,10 +118,12 @@ def queue_depths(rabbitmq_url: str) -> dict[str, int | str]:
 
 
 def access_log_errors(log_dir: Path, services: list[str]) -> dict:
-    """Count requests by status from gunicorn's access log lines in each service's log; keep
-    every answer >= 500 other than 503, and the services' own 'Internal Server Error' lines."""
+    """From each service's log: requests by status (gunicorn's access log lines), every answer
+    >= 500 other than 503, and the exceptions behind them (Django's "Internal Server Error"
+    lines, with the last line of their traceback)."""
     by_status: dict[str, Counter] = {}
     errors: list[dict] = []
+    causes: list[dict] = []
     for service in services:
         counts: Counter = Counter()
         path = log_dir / f"{service}.log"
@@ -114,11 +136,99 @@ def access_log_errors(log_dir: Path, services: list[str]) -> dict:
                     status = int(match["status"])
                     counts[status] += 1
                     if status >= 500 and status != 503:
-                        errors.append({"service": service, "path": match["path"], "status": status, "line": line[:300]})
+                        errors.append(
+                            {
+                                "service": service,
+                                "path": match["path"].split("?")[0],
+                                "status": status,
+                                "at": _access_time(line),
+                            }
+                        )
                 elif "Internal Server Error" in line or "Error handling request" in line:
-                    errors.append({"service": service, "path": None, "status": 500, "line": line[:500]})
+                    causes.append({"service": service, **_exception_of(line)})
         by_status[service] = counts
-    return {"requests_by_status": {s: dict(sorted(c.items())) for s, c in by_status.items()}, "errors": errors}
+    return {
+        "requests_by_status": {s: dict(sorted(c.items())) for s, c in by_status.items()},
+        "errors": errors,
+        "causes": causes,
+    }
+
+
+def _access_time(line: str) -> float | None:
+    match = ACCESS_TIME.search(line)
+    if not match:
+        return None
+    return datetime.strptime(match[1], "%d/%b/%Y:%H:%M:%S %z").timestamp()
+
+
+def _exception_of(line: str) -> dict:
+    """path, time and exception ("Type: message") of a JSON error log line."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return {"path": None, "at": None, "exception": line.strip()[:300]}
+    trace = [t for t in (record.get("exc_info") or "").splitlines() if EXCEPTION_LINE.match(t)]
+    message = record.get("message") or ""
+    try:
+        at = datetime.fromisoformat(record["time"]).timestamp()
+    except (KeyError, ValueError):
+        at = None
+    return {
+        "path": message.split(": ", 1)[1] if ": " in message else None,
+        "at": at,
+        "exception": (trace[-1] if trace else message)[:300],
+    }
+
+
+def group_server_errors(sent, prober_errors: list[dict], logs: dict, started: float, faults: list[dict]) -> list[dict]:
+    """Every 5xx but 503 grouped by where it was seen, service, path, status and cause, with
+    the time span (seconds after the load started) and the fault that was last injected
+    before the first one: a handful of rows the lead can act on."""
+    rows: list[tuple[str, str, str | None, int | None, str, float | None]] = []
+    for s in sent:
+        for e in s.server_errors:
+            rows.append(("load", "gateway", "/api/v1/notifications/", e["status"], _short(e["body"]), e["at"]))
+    for e in prober_errors:
+        rows.append(("prober", e["service"], e["path"], e["status"], _short(e["body"]), e["at"]))
+    for e in logs["errors"]:
+        rows.append(("access log", e["service"], e["path"], e["status"], "", e["at"]))
+    for e in logs["causes"]:
+        rows.append(("service log", e["service"], e["path"], None, e["exception"], e["at"]))
+    groups: dict[tuple, dict] = {}
+    for source, service, path, status, cause, at in rows:
+        key = (source, service, path, status, re.sub(r"port \d+", "port N", cause))
+        group = groups.setdefault(key, {"count": 0, "first": None, "last": None})
+        group["count"] += 1
+        if at is not None:
+            t = round(at - started, 1)
+            group["first"] = t if group["first"] is None else min(group["first"], t)
+            group["last"] = t if group["last"] is None else max(group["last"], t)
+    out = []
+    for (source, service, path, status, cause), g in groups.items():
+        # Access-log times are whole seconds: allow one second of slack.
+        before = [f for f in faults if g["first"] is not None and f["started_at"] <= g["first"] + 1.0]
+        out.append(
+            {
+                "source": source,
+                "service": service,
+                "path": path,
+                "status": status,
+                "cause": cause,
+                "count": g["count"],
+                "first_s": g["first"],
+                "last_s": g["last"],
+                "after_fault": before[-1]["fault"] if before else "(before any fault)",
+            }
+        )
+    return sorted(out, key=lambda r: (r["first_s"] is None, r["first_s"] or 0))
+
+
+def _short(body: str) -> str:
+    try:
+        parsed = json.loads(body)
+        return f"{parsed.get('error')}: {parsed.get('message')}"[:200]
+    except (ValueError, AttributeError):
+        return body[:200]
 
 
 def error_lines(log_dir: Path) -> dict[str, int]:

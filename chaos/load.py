@@ -35,7 +35,7 @@ class Sent:
     request_id: str
     attempts: list[tuple[float, int]] = field(default_factory=list)  # (epoch, status; -1 = no answer)
     notification_id: str | None = None
-    server_errors: list[str] = field(default_factory=list)  # "500: <body>" of each 5xx other than 503
+    server_errors: list[dict] = field(default_factory=list)  # {"at", "status", "body"} of each 5xx but 503
 
     @property
     def final_status(self) -> int | None:
@@ -110,10 +110,14 @@ async def _run_load(plan: LoadPlan, sent: list[Sent], stop: threading.Event) -> 
                         item.notification_id = json.loads(raw)["data"]["notification_id"]
                         return
                     except (ValueError, KeyError, TypeError):
-                        item.server_errors.append(f"{status} without a notification id: {raw[:200]!r}")
+                        item.server_errors.append(
+                            {"at": time.time(), "status": status, "body": f"no notification id: {raw[:200]!r}"}
+                        )
                         return
                 if status >= 500 and status != 503:
-                    item.server_errors.append(f"{status}: {raw[:300].decode('utf-8', 'replace')}")
+                    item.server_errors.append(
+                        {"at": time.time(), "status": status, "body": raw[:300].decode("utf-8", "replace")}
+                    )
                 if status not in RETRY_STATUSES or time.time() + pause > item.due + plan.give_up_seconds:
                     return
                 await asyncio.sleep(pause)

@@ -390,8 +390,12 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
         prober.stop()
         supervisor.stop()
         admin = _admin_login(platform, admin_user)
-        letters = accounting.dead_letters(platform.url("admin"), admin)
+        letters, letters_source = accounting.dead_letters(
+            platform.url("admin"), admin, platform.env["ADMIN_DATABASE_URL"]
+        )
         result = accounting.reconcile(sent, got, letters)
+        result["dead_letters_read_from"] = letters_source
+        result["provider_outage_refusals"] = _outage_refusals(platform)
         lost_details(platform, result["lost_ids"])
         logs = accounting.access_log_errors(workdir / "platform", [s.name for s in launcher.SERVICES])
         result.update(
@@ -418,6 +422,9 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
                 "logs": str(workdir),
             }
         )
+        result["server_errors"] = accounting.group_server_errors(
+            sent, prober.server_errors, logs, load_started, injector.done
+        )
         result["http_500"] = {
             "load": sum(len(s.server_errors) for s in sent),
             "prober": len(prober.server_errors),
@@ -433,6 +440,17 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
     print(text, flush=True)
     print(f"chaos: wrote {stem}.json and .md; process logs in {workdir}/platform", flush=True)
     return 0 if result["passed"] else 1
+
+
+def _outage_refusals(platform) -> dict[str, int | str]:
+    """Commands the loopback servers refused during their timed outages: proof they bit."""
+    found: dict[str, int | str] = {}
+    for name, url in (("smtp", f"{platform.smtp_api}/health"), ("fcm", f"{platform.fcm_url}/_loopback/health")):
+        try:
+            found[name] = httpx.get(url, timeout=10).json().get("outage_refusals", "unknown")
+        except (httpx.HTTPError, ValueError) as exc:
+            found[name] = f"{type(exc).__name__}: {exc}"
+    return found
 
 
 def _status_counts(sent) -> dict[str, int]:
@@ -463,6 +481,11 @@ def _checks(result: dict) -> list[dict]:
             "check": "every fault injected",
             "ok": len(injected) == len(result["faults"]),
             "value": f"{len(injected)}/{len(result['faults'])}",
+        },
+        {
+            "check": "the SMTP and FCM outages refused sends",
+            "ok": all(isinstance(n, int) and n > 0 for n in result["provider_outage_refusals"].values()),
+            "value": result["provider_outage_refusals"],
         },
         {
             "check": "loopback SMTP/FCM never restarted (their counts would be incomplete)",
@@ -496,7 +519,8 @@ def markdown(result: dict) -> str:
         f"| lost | {result['lost']} |",
         f"| duplicated | {result['duplicated']} |",
         f"| delivered but never answered 2xx | {len(result['unexpected_deliveries'])} |",
-        f"| dead letters (by kind) | {result['dead_letters']} {result['dead_letters_by_kind']} |",
+        f"| dead letters (by kind) | {result['dead_letters']} {result['dead_letters_by_kind']} "
+        f"(read from the {result['dead_letters_read_from']}) |",
         f"| HTTP 5xx but 503 (load / prober / access logs) | {result['http_500']} |",
         f"| load answers, every attempt | {result['load_statuses']} |",
         f"| process restarts by the supervisor | {result['restarts']} |",
@@ -524,20 +548,20 @@ def markdown(result: dict) -> str:
     if result["duplicated_ids"]:
         lines += ["", f"## Duplicated ({result['duplicated']}; first 30)", ""]
         lines += [f"- `{d['notification_id']}` {d['channel']} x{d['copies']}" for d in result["duplicated_ids"][:30]]
-    errors = (
-        [f"load: request {e['request_id']}: {e['errors'][:3]}" for e in result["load_server_errors"][:20]]
-        + [
-            f"prober: {e['service']} {e['path']} {e['status']}: {e['body'][:160]}"
-            for e in result["prober_server_errors"][:20]
+    if result["server_errors"]:
+        lines += [
+            "",
+            "## HTTP 5xx but 503, grouped (seconds after the load started)",
+            "",
+            "| seen in | service | path | status | cause | count | first-last (s) | after fault |",
+            "|---|---|---|---|---|---|---|---|",
         ]
-        + [
-            f"access log: {e['service']} {e['path']} {e['status']}: {e['line'][:200]}"
-            for e in result["access_log"]["errors"][:20]
-        ]
-    )
-    if errors:
-        lines += ["", "## HTTP 5xx (but 503), first 20 of each source", ""]
-        lines += [f"- {e}" for e in errors]
+        for g in result["server_errors"][:60]:
+            cause = (g["cause"] or "").replace("|", "/")
+            lines.append(
+                f"| {g['source']} | {g['service']} | {g['path']} | {g['status'] or ''} | {cause} | {g['count']} "
+                f"| {g['first_s']}-{g['last_s']} | {g['after_fault']} |"
+            )
     lines += ["", "## Events", ""]
     lines += [f"- {e['t']}s {e['kind']}: {e['what']}" for e in result["events"] if e["kind"] != "fault"]
     return "\n".join(lines) + "\n"

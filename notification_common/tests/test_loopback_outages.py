@@ -86,6 +86,7 @@ def test_smtp_outage_refuses_every_recipient_until_it_ends(smtp, clock):
     _send_mail(smtp.port, "after")
     assert [m.notification_id for m in smtp.wait_for(1)] == ["after"]
     assert smtp.outage_remaining == 0.0
+    assert smtp.outage_refusals == 4
 
 
 def test_smtp_outage_at_data_stage(smtp, clock):
@@ -109,7 +110,9 @@ def test_smtp_outage_over_the_http_control_api(smtp, clock):
         _send_mail(smtp.port, "during")
 
     clock.advance(30)
-    assert requests.get(f"{smtp.http_url}/health", timeout=5).json()["outage_remaining"] == pytest.approx(30)
+    health = requests.get(f"{smtp.http_url}/health", timeout=5).json()
+    assert health["outage_remaining"] == pytest.approx(30)
+    assert health["outage_refusals"] == 1
     requests.post(control, json={"outage_seconds": 0}, timeout=5).raise_for_status()  # ends it early
     _send_mail(smtp.port, "after")
     assert [m.notification_id for m in smtp.messages] == ["after"]
@@ -139,6 +142,7 @@ def test_fcm_outage_answers_unavailable_to_every_token_until_it_ends(fcm, clock)
     assert _fcm_send(fcm, "tok-a").status_code == 200
     assert [m["token"] for m in fcm.messages] == ["tok-a"]
     assert fcm.outage_remaining == 0.0
+    assert fcm.outage_refusals == 3
 
 
 def test_fcm_outage_takes_precedence_over_scripted_outcomes(fcm, clock):
@@ -156,6 +160,7 @@ def test_fcm_outage_over_the_http_api(fcm, clock):
     assert answer["outage_remaining"] == pytest.approx(120)
     assert requests.get(f"{base}/health", timeout=5).json()["outage_remaining"] == pytest.approx(120)
     assert _fcm_send(fcm, "tok-a").status_code == 503
+    assert requests.get(f"{base}/health", timeout=5).json()["outage_refusals"] == 1
 
     assert requests.delete(f"{base}/outage", timeout=5).json()["outage_remaining"] == 0.0
     assert _fcm_send(fcm, "tok-a").status_code == 200

@@ -20,7 +20,8 @@ Endpoints::
     POST /_loopback/outage  {"seconds": 600, "outcome": "UNAVAILABLE"}
                                                      every send fails so for that long
     DELETE /_loopback/outage                         end the outage now
-    GET  /_loopback/health                           (with "outage_remaining" seconds)
+    GET  /_loopback/health                           (with "outage_remaining" seconds and
+                                                     "outage_refusals", the sends refused)
 
 A timed outage (``start_outage``) answers every send, whatever the token, with the outcome
 (UNAVAILABLE by default) until the seconds have passed on the server's clock; then sends
@@ -168,6 +169,7 @@ class LoopbackFCMServer:
         # A timed outage: (outcome, ends_at on self._clock); tests inject the clock.
         self._clock = clock
         self._outage: tuple[str, float] | None = None
+        self._outage_refusals = 0  # sends refused by timed outages: proof an outage bit
         self._seq = itertools.count(1)
         self._httpd: _FCMHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -280,6 +282,12 @@ class LoopbackFCMServer:
         with self._lock:
             return self._outage_remaining_locked()
 
+    @property
+    def outage_refusals(self) -> int:
+        """How many send attempts timed outages have refused since the server started."""
+        with self._lock:
+            return self._outage_refusals
+
     def _outage_remaining_locked(self) -> float:
         if self._outage is None:
             return 0.0
@@ -303,6 +311,7 @@ class LoopbackFCMServer:
                 return "ok", None
             self._attempts[token] = self._attempts.get(token, 0) + 1
             if self._outage_remaining_locked() > 0:
+                self._outage_refusals += 1
                 return self._outage[0], None
             script = self._scripts.get(token)
             if script is not None:
@@ -601,6 +610,7 @@ class _FCMHandler(BaseHTTPRequestHandler):
                     "messages": len(fcm.messages),
                     "tokens_issued": fcm.tokens_issued,
                     "outage_remaining": round(fcm.outage_remaining, 3),
+                    "outage_refusals": fcm.outage_refusals,
                 },
             )
         else:

@@ -33,7 +33,7 @@ prepended to the file) or through the JSON HTTP API (``http_port``)::
                                                      (0 ends an outage at once)
                      {"reset": true}                 (clear failure rules and outages, bring it up)
     GET    /health                                  -> {"status": "ok", "down": false,
-                                                        "outage_remaining": 0.0, ...}
+                                                        "outage_remaining": 0.0, "outage_refusals": 0, ...}
 
 CLI::
 
@@ -228,6 +228,7 @@ class LoopbackSMTPServer:
         # A timed outage: (stage, reply, ends_at on self._clock); tests inject the clock.
         self._clock = clock
         self._outage: tuple[str, str, float] | None = None
+        self._outage_refusals = 0  # commands refused by timed outages: proof an outage bit
         self._controller: _Controller | None = None
         self._down = False
         self._running = False
@@ -341,8 +342,15 @@ class LoopbackSMTPServer:
 
     def _outage_reply_locked(self, stage: str) -> str | None:
         if self._outage_remaining_locked() > 0 and self._outage[0] == stage:
+            self._outage_refusals += 1
             return self._outage[1]
         return None
+
+    @property
+    def outage_refusals(self) -> int:
+        """How many commands timed outages have refused since the server started."""
+        with self._lock:
+            return self._outage_refusals
 
     def set_down(self, down: bool) -> None:
         """``True``: close the listener (clients get "connection refused", open sessions are
@@ -487,6 +495,7 @@ class _ControlHandler(BaseHTTPRequestHandler):
                     "status": "ok",
                     "down": smtp.is_down,
                     "outage_remaining": round(smtp.outage_remaining, 3),
+                    "outage_refusals": smtp.outage_refusals,
                     "smtp_port": smtp.port,
                     "messages": len(smtp.messages),
                 },
