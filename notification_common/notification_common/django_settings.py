@@ -119,6 +119,7 @@ def service_settings(
         "MIDDLEWARE": [
             "notification_common.middleware.MetricsMiddleware",
             "notification_common.middleware.RequestIdMiddleware",
+            "notification_common.middleware.OutageMiddleware",
             "django.middleware.security.SecurityMiddleware",
             "whitenoise.middleware.WhiteNoiseMiddleware",
             "django.contrib.sessions.middleware.SessionMiddleware",

@@ -5,6 +5,7 @@ into the response envelope (docs/architecture.md, "Envelope").
 """
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -94,6 +95,89 @@ class RateLimited(ApplicationError):
         )
 
 
+# -- outages of the infrastructure this service stands on --------------------------------------
+#
+# PostgreSQL, Redis or RabbitMQ going away (a restart, a failover, a network cut) is not a bug:
+# the request can be sent again in a moment. Every path (DRF views through the exception
+# handler, plain Django views through OutageMiddleware, middleware and everything else through
+# the 500 handler) answers 503 in the envelope with Retry-After. Errors that a retry will not
+# fix (IntegrityError, DataError, ProgrammingError, an unroutable message) stay real 500s.
+
+_OUTAGE_MESSAGES = {
+    "database": "The database is unavailable, try again later.",
+    "redis": "Redis is unavailable, try again later.",
+    "rabbitmq": "The message broker is unavailable, try again later.",
+}
+
+
+def _outage_types() -> list[tuple[tuple[type, ...], str]]:
+    import django.db
+    import psycopg
+    import redis.exceptions
+
+    types = [
+        ((django.db.OperationalError, django.db.InterfaceError), "database"),
+        ((psycopg.OperationalError, psycopg.InterfaceError), "database"),
+        ((redis.exceptions.ConnectionError, redis.exceptions.TimeoutError), "redis"),
+    ]
+    # Only notification_common.rabbitmq imports pika; if it was never loaded, nothing here raised
+    # a pika error. Connection-level errors only: a refused (nacked, unroutable) message is not an outage.
+    pika_exceptions = sys.modules.get("pika.exceptions")
+    if pika_exceptions is not None:
+        types.append(
+            (
+                (
+                    pika_exceptions.AMQPConnectionError,
+                    pika_exceptions.ConnectionWrongStateError,
+                    pika_exceptions.ChannelWrongStateError,
+                ),
+                "rabbitmq",
+            )
+        )
+    return types
+
+
+def outage_dependency(exc: BaseException) -> str | None:
+    """``"database"``, ``"redis"`` or ``"rabbitmq"`` when ``exc`` (or what it was raised from)
+    says that dependency cannot be reached right now; None for anything else."""
+    types = _outage_types()
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:  # the cause chain of a wrapped error is short
+        for classes, dependency in types:
+            if isinstance(current, classes):
+                return dependency
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def outage_error(exc: BaseException) -> "DependencyUnavailable | None":
+    """The 503 to answer for an infrastructure outage (logged without a trace), or None."""
+    dependency = outage_dependency(exc)
+    if dependency is None:
+        return None
+    logger.warning(
+        "%s unavailable; answering 503", dependency, extra={"dependency": dependency, "error": repr(exc)[:300]}
+    )
+    return DependencyUnavailable(dependency, _OUTAGE_MESSAGES[dependency])
+
+
+def outage_response(exc: BaseException):
+    """A plain Django JsonResponse (503, envelope, Retry-After) for an outage, or None (outside DRF)."""
+    error = outage_error(exc)
+    if error is None:
+        return None
+    from django.http import JsonResponse
+
+    response = JsonResponse(
+        envelope(success=False, data=error.data, error=error.code, message=error.message), status=error.status_code
+    )
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
 _DRF_CODES = {
     drf_exceptions.ValidationError: ErrorCode.VALIDATION_ERROR,
     drf_exceptions.ParseError: ErrorCode.PARSE_ERROR,
@@ -141,6 +225,9 @@ def exception_handler(exc, context):
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             data={"max_bytes": limit},
         )
+
+    if not isinstance(exc, ApplicationError | drf_exceptions.APIException):
+        exc = outage_error(exc) or exc
 
     if isinstance(exc, ApplicationError):
         response = Response(

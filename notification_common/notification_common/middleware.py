@@ -1,8 +1,9 @@
-"""Request id and metrics middleware, installed by every service."""
+"""Request id, metrics and outage middleware, installed by every service."""
 
 import time
 
 from notification_common.conf import common_settings
+from notification_common.exceptions import outage_response
 from notification_common.metrics import observe_request
 from notification_common.request_context import (
     REQUEST_ID_HEADER,
@@ -50,3 +51,19 @@ class MetricsMiddleware:
                 started=started,
             )
         return response
+
+
+class OutageMiddleware:
+    """A plain Django view (admin, /metrics, anything outside DRF) that hits a database, Redis
+    or broker outage answers 503 in the envelope with Retry-After, not a 500. DRF views get the
+    same from the exception handler; errors raised by middleware reach the 500 handler
+    (notification_common.urls.server_error), which does the same. Real bugs are left alone."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        return outage_response(exception)

@@ -1,12 +1,14 @@
 """URL patterns every service serves: health, metrics, OpenAPI schema and Swagger UI, admin."""
 
+import sys
+
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from notification_common.envelope import envelope
-from notification_common.exceptions import ErrorCode
+from notification_common.exceptions import ErrorCode, outage_response
 from notification_common.health import HealthApi, LivenessApi
 from notification_common.metrics import metrics_view
 
@@ -28,7 +30,15 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
-    """Unhandled errors (already logged with their trace) answer in the envelope, with no detail."""
+    """Unhandled errors (already logged with their trace) answer in the envelope, with no detail.
+
+    A database, Redis or broker outage raised outside a view (in a middleware, say) is a 503
+    with Retry-After instead: the request can be sent again (docs/operations.md, "Outages")."""
+    exc = sys.exc_info()[1]
+    if exc is not None:
+        response = outage_response(exc)
+        if response is not None:
+            return response
     body = envelope(success=False, error=ErrorCode.INTERNAL_ERROR, message="Internal server error.")
     return JsonResponse(body, status=500)
 

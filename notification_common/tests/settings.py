@@ -16,3 +16,4 @@ globals().update(
 )
 DATABASES["default"].update(USER="postgres", PASSWORD="")  # noqa: F821 (set by globals().update)
 ROOT_URLCONF = "tests.urls"
+MIDDLEWARE = [*MIDDLEWARE, "tests.outage_views.DatabaseTouchingMiddleware"]  # noqa: F821 (test_outages.py)

@@ -9,6 +9,7 @@ from notification_common.authentication import IsInternal, caller_user_id
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, NotFound
 from notification_common.urls import common_urlpatterns
+from tests.outage_views import urlpatterns as outage_urlpatterns
 
 
 class _Input(serializers.Serializer):
@@ -67,6 +68,7 @@ urlpatterns = [
     path("t/bug/", BugApi.as_view()),
     path("t/whoami/", WhoAmIApi.as_view()),
     path("t/internal/", InternalApi.as_view()),
+    *outage_urlpatterns,
 ]
 
 handler404 = "notification_common.urls.not_found"
