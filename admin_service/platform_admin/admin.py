@@ -132,8 +132,10 @@ class DeadLetterAdmin(ReadOnlyAdmin):
         "attempts",
         "replayed_at",
         "replay_count",
+        "stored_reduced",
     )
-    list_filter = ("channel", "failure_kind", ReplayedFilter)
+    # stored_reduced: could not be stored as it came (store_error says why; docs/admin_service.md).
+    list_filter = ("channel", "failure_kind", ReplayedFilter, "stored_reduced")
     search_fields = ("reason", "notification_id", "message_id")
     actions = ["replay_selected"]
     readonly_fields = [f.name for f in DeadLetter._meta.fields]

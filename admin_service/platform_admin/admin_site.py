@@ -11,6 +11,7 @@ OPERATIONS_PAGES = (
     ("Dashboard", "platform_dashboard"),
     ("Users", "platform_users"),
     ("Templates", "platform_templates"),
+    ("Parked outbox messages", "platform_outbox"),
 )
 
 
@@ -47,7 +48,7 @@ class PlatformAdminSite(admin.AdminSite):
         return response
 
     def get_urls(self):
-        from platform_admin import admin_views
+        from platform_admin import admin_views, outbox_admin_views
 
         pages = [
             path("operations/dashboard/", admin_views.dashboard_view, name="platform_dashboard"),
@@ -56,6 +57,7 @@ class PlatformAdminSite(admin.AdminSite):
             path("operations/templates/", admin_views.template_list_view, name="platform_templates"),
             path("operations/templates/new/", admin_views.template_create_view, name="platform_template_create"),
             path("operations/templates/<str:code>/", admin_views.template_detail_view, name="platform_template_detail"),
+            path("operations/outbox/", outbox_admin_views.outbox_parked_view, name="platform_outbox"),
         ]
         # admin_view(): staff only; anyone else is sent to the login page.
         wrapped = [path(str(p.pattern), self.admin_view(p.callback), name=p.name) for p in pages]

@@ -13,7 +13,7 @@ from rest_framework import status
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError, ErrorCode
 from notification_common.http_client import ServiceClient
-from notification_common.service_clients import template_client, user_client
+from notification_common.service_clients import service_client, template_client, user_client
 from platform_admin.constants import AdminErrorCode
 
 HEALTH_PATH = "/api/v1/health/"
@@ -31,6 +31,8 @@ TEMPLATE_VERSIONS_PATH = "/api/v1/templates/{code}/versions/"
 TEMPLATE_ACTIVATE_PATH = "/api/v1/templates/{code}/versions/{version}/activate/"
 
 GATEWAY_STATS_PATH = "/api/v1/notifications/stats/"
+GATEWAY_OUTBOX_PARKED_PATH = "/api/v1/outbox/parked/"
+GATEWAY_OUTBOX_REPLAY_PATH = "/api/v1/outbox/{notification_id}/replay/"
 EMAIL_STATS_PATH = "/api/v1/emails/stats/"
 PUSH_STATS_PATH = "/api/v1/pushes/stats/"
 
@@ -119,6 +121,22 @@ def template_version_activate(*, code: str, version: int, language: str | None) 
     path = TEMPLATE_ACTIVATE_PATH.format(code=code, version=version)
     payload = {"language": language} if language else {}
     return _result(template_client().post(path, json=payload, retry=True), "template_service").data
+
+
+# -- gateway: parked outbox rows (docs/api_gateway.md, "Parked rows") -----------------------
+def gateway_client() -> ServiceClient:
+    return service_client("api_gateway_service", settings.GATEWAY_SERVICE_URL)
+
+
+def outbox_parked_fetch(*, page: int = 1, limit: int = 20) -> UpstreamResult:
+    params = {"page": page, "limit": limit}
+    return _result(gateway_client().get(GATEWAY_OUTBOX_PARKED_PATH, params=params), "api_gateway_service")
+
+
+def outbox_replay_request(*, notification_id: str) -> dict:
+    # Not retried: a lost answer to a replay that did happen would be refused as a second one.
+    path = GATEWAY_OUTBOX_REPLAY_PATH.format(notification_id=notification_id)
+    return _result(gateway_client().post(path, json={}), "api_gateway_service").data
 
 
 # -- dashboard ------------------------------------------------------------------------------

@@ -15,7 +15,13 @@ from django.conf import settings
 
 from notification_common.conf import common_settings
 from notification_common.health import run_checks
-from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PUSH_QUEUE, queue_depths_from_url
+from notification_common.rabbitmq import (
+    EMAIL_QUEUE,
+    FAILED_PARKED_QUEUE,
+    FAILED_QUEUE,
+    PUSH_QUEUE,
+    queue_depths_from_url,
+)
 from platform_admin import clients
 from platform_admin.selectors import dead_letter_counts
 
@@ -199,5 +205,9 @@ def dashboard_collect() -> dict:
             "stored": stored_dead_letters,
             "error": dead_letters_error,
             "in_queue": depths[FAILED_QUEUE]["messages"] if depths and FAILED_QUEUE in depths else None,
+            # Not storable even in a reduced form: kept as they came for an operator.
+            "parked_in_queue": (
+                depths[FAILED_PARKED_QUEUE]["messages"] if depths and FAILED_PARKED_QUEUE in depths else None
+            ),
         },
     }

@@ -85,11 +85,14 @@ def dead_letter_counts() -> dict:
         pending=Count("id", filter=Q(replayed_at__isnull=True)),
         pending_email=Count("id", filter=Q(replayed_at__isnull=True, channel="email")),
         pending_push=Count("id", filter=Q(replayed_at__isnull=True, channel="push")),
+        stored_reduced=Count("id", filter=Q(stored_reduced=True)),
     )
     return {
         "total": counts["total"],
         "pending": counts["pending"],
         "pending_by_channel": {"email": counts["pending_email"], "push": counts["pending_push"]},
+        # Stored in a reduced form because they could not be stored as they came.
+        "stored_reduced": counts["stored_reduced"],
     }
 
 

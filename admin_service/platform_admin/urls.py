@@ -1,6 +1,6 @@
 from django.urls import path
 
-from platform_admin import apis
+from platform_admin import apis, outbox_apis
 
 urlpatterns = [
     path("admin/login/", apis.AdminLoginApi.as_view(), name="admin-login"),
@@ -27,6 +27,10 @@ urlpatterns = [
         "admin/dead-letters/<str:dead_letter_id>/replay/",
         apis.DeadLetterReplayApi.as_view(),
         name="dead-letter-replay",
+    ),
+    path("admin/outbox/parked/", outbox_apis.OutboxParkedListApi.as_view(), name="outbox-parked"),
+    path(
+        "admin/outbox/<str:notification_id>/replay/", outbox_apis.OutboxReplayApi.as_view(), name="outbox-replay"
     ),
     path("admin/audit/", apis.AuditListApi.as_view(), name="audit"),
 ]

@@ -1,0 +1,42 @@
+"""Admin API of parked outbox rows (platform_admin/outbox.py): list them, replay one."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from notification_common.client_ip import client_ip
+from notification_common.envelope import ok
+from platform_admin import outbox
+
+ANY = OpenApiTypes.OBJECT  # rows as the gateway shapes them (docs/api_gateway.md)
+
+
+class OutboxParkedListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+
+    @extend_schema(
+        parameters=[FilterSerializer],
+        responses=ANY,
+        summary="Parked outbox messages (through the gateway)",
+        operation_id="admin_outbox_parked_list",
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        result = outbox.outbox_parked_list(**filters.validated_data)
+        return ok(result.data, meta=result.meta)
+
+
+class OutboxReplayApi(APIView):
+    @extend_schema(
+        request=None,
+        responses=ANY,
+        summary="Replay a parked outbox message (once)",
+        operation_id="admin_outbox_replay",
+    )
+    def post(self, request, notification_id):
+        row = outbox.outbox_replay(notification_id=notification_id, actor=request.user, ip=client_ip(request))
+        return ok(row, message="Outbox message replayed: the gateway's relay publishes it shortly.")
