@@ -1,9 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from notification_common.api_keys import Scope
+from notification_common.client_ip import client_ip
 from notification_common.exceptions import ApplicationError
 from platform_admin import services
-from platform_admin.apis import client_ip
 from platform_admin.forms import ApiKeyCreateForm
 from platform_admin.models import ApiKey, AuditEntry, DeadLetter
 from platform_admin.selectors import api_key_last_used, api_key_pending_usage
@@ -59,7 +61,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
-            return ApiKeyCreateForm
+            if request.user.is_superuser:
+                return ApiKeyCreateForm
+            # Only superusers mint internal keys (services.api_key_create enforces it too).
+            choices = [(scope, scope) for scope in Scope.ALL if scope != Scope.INTERNAL]
+            scopes = forms.MultipleChoiceField(choices=choices, widget=forms.CheckboxSelectMultiple)
+            return type("StaffApiKeyCreateForm", (ApiKeyCreateForm,), {"scopes": scopes})
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

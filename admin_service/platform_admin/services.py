@@ -18,9 +18,18 @@ from django.utils.dateparse import parse_datetime
 from redis.exceptions import RedisError
 from rest_framework import status
 
-from notification_common.api_keys import EXPIRED, REVOKED, UNKNOWN, ApiKeyInfo, KeyRefused, forget_api_key, hash_api_key
+from notification_common.api_keys import (
+    EXPIRED,
+    REVOKED,
+    UNKNOWN,
+    ApiKeyInfo,
+    KeyRefused,
+    Scope,
+    forget_api_key,
+    hash_api_key,
+)
 from notification_common.conf import common_settings
-from notification_common.exceptions import ApplicationError, DependencyUnavailable, NotFound, RateLimited
+from notification_common.exceptions import ApplicationError, DependencyUnavailable, ErrorCode, NotFound, RateLimited
 from notification_common.login_limits import login_attempt_admit
 from notification_common.rabbitmq import WORK_QUEUES, PublishError, get_publisher
 from notification_common.redis_client import get_redis
@@ -176,7 +185,15 @@ def _forget_after_commit(key_hash: str, *, revoked: bool = False) -> None:
 def api_key_create(
     *, name: str, scopes: list[str], expires_at: datetime | None, created_by, ip: str | None = None
 ) -> tuple[ApiKey, str]:
-    """A new key; the raw key is returned here and never again."""
+    """A new key; the raw key is returned here and never again. Only superusers mint keys
+    with the ``internal`` scope (they can call every internal endpoint of every service)."""
+    if Scope.INTERNAL in scopes and not getattr(created_by, "is_superuser", False):
+        raise ApplicationError(
+            ErrorCode.PERMISSION_DENIED,
+            "Only a superuser may create or rotate keys with the internal scope.",
+            status.HTTP_403_FORBIDDEN,
+            data={"scopes": ["Only a superuser may grant the internal scope."]},
+        )
     raw = _new_raw_key()
     api_key = ApiKey.objects.create(
         name=name,
