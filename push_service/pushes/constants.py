@@ -6,11 +6,14 @@ STATUS_DELIVERED = "delivered"
 STATUS_FAILED = "failed"
 NOTIFICATION_STATUSES = (STATUS_PENDING, STATUS_DELIVERED, STATUS_FAILED)
 
-# Per-device status: exactly one push per device per notification; only "pending" is sent.
+# Per-device status: at most one push per device per notification; only "pending" is sent.
+# "sending": committed just before the FCM call and replaced by the result after it; one
+# still "sending" once its worker's claim ran out has an unknown outcome (docs/push_service.md).
 DEVICE_SENT = "sent"
 DEVICE_FAILED = "failed"
 DEVICE_PENDING = "pending"
-DEVICE_STATUSES = (DEVICE_SENT, DEVICE_FAILED, DEVICE_PENDING)
+DEVICE_SENDING = "sending"
+DEVICE_STATUSES = (DEVICE_SENT, DEVICE_FAILED, DEVICE_PENDING, DEVICE_SENDING)
 
 # FCM v1 error codes (what firebase-admin's exceptions stand for), stored per device.
 FCM_UNREGISTERED = "UNREGISTERED"
@@ -35,6 +38,9 @@ ERROR_FCM_UNAVAILABLE = "fcm_unavailable"
 ERROR_FCM_CIRCUIT_OPEN = "fcm_circuit_open"
 ERROR_ATTEMPTS_EXHAUSTED = "attempts_exhausted"
 ERROR_CONCURRENT_DELIVERY = "concurrent_delivery"
+# A device handed to FCM by a worker that stopped before recording the answer: not sent
+# again (at most once per device), so it ends failed with this code.
+ERROR_OUTCOME_UNKNOWN = "outcome_unknown"
 ERROR_NO_VALID_TOKENS = "no_valid_tokens"
 
 # FCM limits: 4096 bytes of message payload, 500 targets per send_each_for_multicast.
@@ -44,6 +50,11 @@ MAX_TOKENS_PER_CALL = 500
 MAX_TOKEN_LENGTH = 1024
 
 DEACTIVATION_REASON_PREFIX = "fcm:"
+
+# A worker claims a notification (fencing token + lease) before calling FCM and renews the
+# lease just before each send; a claim older than this is taken over by a redelivered copy.
+# It must outlast one FCM call (the SDK's own retries take ~7 s; a 429 with Retry-After longer).
+SENDING_LEASE_SECONDS = 300.0
 
 # Redis key the consumer refreshes while its loop runs; the health check reads it.
 HEARTBEAT_KEY = "push_service:consumer:heartbeat"

@@ -1,7 +1,8 @@
 """Push deliveries: one PushNotification per notification, one PushDeviceResult per device.
 
-The unique (notification, token) pair is what makes "exactly one push per device per
-notification" hold across redeliveries and retries: only devices still ``pending`` are sent.
+The unique (notification, token) pair is what makes "at most one push per device per
+notification" hold across redeliveries and retries: only devices still ``pending`` are sent,
+under the claim (fencing token + lease) of one worker (docs/push_service.md, "State machine").
 """
 
 import uuid
@@ -11,6 +12,7 @@ from django.db import models
 from .constants import (
     DEVICE_FAILED,
     DEVICE_PENDING,
+    DEVICE_SENDING,
     DEVICE_SENT,
     MAX_TOKEN_LENGTH,
     STATUS_DELIVERED,
@@ -46,6 +48,10 @@ class PushNotification(models.Model):
     # is still on its way (re-sent when the consumer starts).
     reported_status = models.CharField(max_length=16, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The claim of the worker sending this notification now: a new token per claim (every
+    # write of the holder is conditional on it) and the lease, renewed just before each send.
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +71,7 @@ class PushDeviceResult(models.Model):
         SENT = DEVICE_SENT
         FAILED = DEVICE_FAILED
         PENDING = DEVICE_PENDING
+        SENDING = DEVICE_SENDING
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     notification = models.ForeignKey(PushNotification, on_delete=models.CASCADE, related_name="devices")

@@ -3,25 +3,32 @@
 One call of :func:`push_batch_deliver` handles a batch of queue messages:
 
 1. record the notification and one row per device (unique per notification and token);
-2. lock the notifications (``SKIP LOCKED``: a notification another worker is sending is
-   retried later, never sent twice in parallel), pick the devices still ``pending``;
+2. **claim** the notifications in one commit: a fencing token and a lease (one under another
+   worker's live claim is retried later, never sent in parallel); devices a stopped worker
+   left ``sending`` get ``failed``/``outcome_unknown`` (never sent twice); pick the devices
+   still ``pending``;
 3. render (stored after the first time, so retries send the same push), validate;
-4. send through FCM, record each device's result, commit, then report statuses and queue
-   device deactivations.
+4. just before each FCM call, renew the lease and mark its devices ``sending`` in one
+   conditional commit (nothing is sent if the claim was taken over);
+5. send through FCM, then record each device's result in its own transaction, only with the
+   claim's token, then report statuses and queue device deactivations.
 
-See docs/push_service.md for the status rules.
+No database transaction spans an FCM call: an error after FCM accepted a push cannot roll
+back its ``sent`` row and send it again. See docs/push_service.md ("State machine").
 """
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,10 +42,13 @@ from .constants import (
     DEACTIVATION_REASON_PREFIX,
     DEVICE_FAILED,
     DEVICE_PENDING,
+    DEVICE_SENDING,
     DEVICE_SENT,
     ERROR_ATTEMPTS_EXHAUSTED,
     ERROR_CONCURRENT_DELIVERY,
     ERROR_FCM_UNAVAILABLE,
+    ERROR_OUTCOME_UNKNOWN,
+    SENDING_LEASE_SECONDS,
     STATUS_DELIVERED,
     STATUS_FAILED,
     STATUS_PENDING,
@@ -52,6 +62,9 @@ logger = logging.getLogger(__name__)
 
 # A notification locked by another worker is looked at again after about this long.
 CONCURRENT_RETRY_SECONDS = 5.0
+# Storing results is tried this often before the batch fails (their pushes are with FCM:
+# a database blip must not leave them "sending", i.e. of unknown outcome).
+RECORD_TRIES = 3
 DEVICE_UPDATE_FIELDS = [
     "status",
     "error_code",
@@ -73,6 +86,7 @@ NOTIFICATION_UPDATE_FIELDS = [
     "data",
     "rendered_at",
     "delivered_at",
+    "lease_expires_at",
     "updated_at",
 ]
 
@@ -86,6 +100,7 @@ class DeliveryDependencies:
     reporter: StatusReporter | None = None
     deactivator: DeviceDeactivator | None = None
     render_pool: ThreadPoolExecutor | None = None
+    lease_seconds: float = SENDING_LEASE_SECONDS
 
 
 @dataclass
@@ -100,6 +115,33 @@ class _Work:
     payload: PushPayload | None = None
     error: Exception | None = None  # RenderError, PayloadError or FcmUnavailable
     outcomes: list[TokenOutcome] = field(default_factory=list)
+    token: uuid.UUID | None = None  # the claim's fencing token
+    taken_over: bool = False  # the claim was lost before sending: nothing sent, not ours to record
+    unknown: int = 0  # devices found "sending" under a dead claim, failed as outcome_unknown
+    _saved: tuple | None = None
+
+    def save_state(self) -> None:
+        """Remember the rows' values, so that recording can be tried again from them."""
+        self._saved = (
+            self.notification.attempts,
+            [
+                (d.status, d.attempts, d.error_code, d.error_message, d.message_id, d.deactivation_requested)
+                for d in self.devices
+            ],
+        )
+
+    def restore_state(self) -> None:
+        attempts, devices = self._saved
+        self.notification.attempts = attempts
+        for device, values in zip(self.devices, devices, strict=True):
+            (
+                device.status,
+                device.attempts,
+                device.error_code,
+                device.error_message,
+                device.message_id,
+                device.deactivation_requested,
+            ) = values
 
 
 # -- entry point -----------------------------------------------------------------------
@@ -111,22 +153,13 @@ def push_batch_deliver(*, requests: list[PushRequest], deps: DeliveryDependencie
     unique, copies = _merge_duplicates(requests)
     if not unique:
         return results
-    reports: list[tuple] = []
-    deactivations: list[PushDeviceResult] = []
-    with transaction.atomic():
-        push_records_ensure(requests=[request for _, request in unique])
-        work = _lock_work(unique, results)
+    push_records_ensure(requests=[request for _, request in unique])
+    work = push_batch_claim(unique=unique, results=results, lease_seconds=deps.lease_seconds)
+    if work:
         _render_and_send(work, deps)
-        now = timezone.now()
-        devices_to_save: list[PushDeviceResult] = []
         for item in work:
-            results[item.index] = _settle(item, now, devices_to_save, deactivations, reports)
-        update_rows(PushDeviceResult, devices_to_save, DEVICE_UPDATE_FIELDS)
-        notifications = [item.notification for item in work]
-        for notification in notifications:
-            notification.updated_at = now
-        update_rows(PushNotification, notifications, NOTIFICATION_UPDATE_FIELDS)
-        transaction.on_commit(lambda: _after_commit(deps, reports, deactivations))
+            item.save_state()
+        _record_with_retries(work=work, results=results, deps=deps)
     for copy, original in copies.items():
         results[copy] = results[original]  # retried or dead-lettered along with it
     return results
@@ -177,7 +210,19 @@ def push_records_ensure(*, requests: list[PushRequest]) -> None:
     )
 
 
-def _lock_work(unique: list[tuple[int, PushRequest]], results: list) -> list[_Work]:
+def _claim_is_live(notification: PushNotification, now) -> bool:
+    return notification.lease_expires_at is not None and notification.lease_expires_at > now
+
+
+@transaction.atomic
+def push_batch_claim(*, unique: list[tuple[int, PushRequest]], results: list, lease_seconds: float) -> list[_Work]:
+    """Claim the notifications that have devices to send (one commit, before any FCM call).
+
+    A notification locked by another worker's claim transaction, or under another worker's
+    live lease, gets a TransientError in ``results`` (retried later). Devices a stopped
+    worker left ``sending`` may have reached FCM: they become ``failed``/``outcome_unknown``
+    and are never sent again (at most once per device).
+    """
     ids = [request.notification_id for _, request in unique]
     locked = {
         n.notification_id: n
@@ -186,32 +231,86 @@ def _lock_work(unique: list[tuple[int, PushRequest]], results: list) -> list[_Wo
     devices: dict = defaultdict(list)
     for device in PushDeviceResult.objects.filter(notification__in=list(locked.values())).order_by("created_at"):
         devices[device.notification_id].append(device)
-    work = []
+    now = timezone.now()
+    token = uuid.uuid4()
+    work, claimed, changed_devices = [], [], []
     for index, request in unique:
         notification = locked.get(request.notification_id)
-        if notification is None:
+        if notification is None or _claim_is_live(notification, now):
+            retry_after = CONCURRENT_RETRY_SECONDS
+            if notification is not None:
+                retry_after = max(CONCURRENT_RETRY_SECONDS, (notification.lease_expires_at - now).total_seconds())
             results[index] = TransientError(
                 f"{ERROR_CONCURRENT_DELIVERY}: another worker is delivering this notification",
-                retry_after=CONCURRENT_RETRY_SECONDS,
+                retry_after=retry_after,
             )
             continue
         own = devices[notification.id]
-        if request.attempt == 1:
-            _reopen_exhausted(own)
+        unknown = _fail_unknown_outcomes(own, now)
+        reopened = _reopen_exhausted(own) if request.attempt == 1 else []
+        changed_devices += unknown + reopened
         # Every pending device of the notification, whichever message's snapshot named it.
         to_send = [d for d in own if d.status == DEVICE_PENDING]
-        if not to_send:
+        if not to_send and not unknown:
             continue  # a redelivery of a finished notification: nothing new to send
-        work.append(_Work(index, request, notification, to_send, own, previous_status=notification.status))
+        notification.claim_token, notification.lease_expires_at = token, now + timedelta(seconds=lease_seconds)
+        claimed.append(notification)
+        item = _Work(index, request, notification, to_send, own, previous_status=notification.status)
+        item.token, item.unknown = token, len(unknown)
+        work.append(item)
+    update_rows(PushDeviceResult, changed_devices, DEVICE_UPDATE_FIELDS)
+    update_rows(PushNotification, claimed, ["claim_token", "lease_expires_at"])
     return work
 
 
-def _reopen_exhausted(devices: list[PushDeviceResult]) -> None:
+def _fail_unknown_outcomes(devices: list[PushDeviceResult], now) -> list[PushDeviceResult]:
+    unknown = [device for device in devices if device.status == DEVICE_SENDING]
+    for device in unknown:
+        device.status = DEVICE_FAILED
+        device.error_code = ERROR_OUTCOME_UNKNOWN
+        device.error_message = (
+            "the worker that handed this push to FCM stopped before recording the answer; "
+            "not sent again (at most once per device)"
+        )
+        device.updated_at = now
+    return unknown
+
+
+def _reopen_exhausted(devices: list[PushDeviceResult]) -> list[PushDeviceResult]:
     """A first attempt that finds devices given up on after retries is a new delivery cycle
     (a replay from failed.queue): those devices get another chance; sent ones never do."""
+    reopened = []
     for device in devices:
         if device.status == DEVICE_FAILED and device.error_code == ERROR_ATTEMPTS_EXHAUSTED:
             device.status = DEVICE_PENDING
+            reopened.append(device)
+    return reopened
+
+
+def push_devices_mark_sending(*, item: _Work, lease_seconds: float) -> bool:
+    """Just before the FCM call: renew the claim's lease and mark its devices ``sending``, in
+    one conditional statement (its own commit). False, and nothing may be sent, when the
+    claim was taken over by another worker (our lease ran out while the batch stalled)."""
+    quote = connection.ops.quote_name
+    notifications, devices = PushNotification._meta.db_table, PushDeviceResult._meta.db_table
+    sql = (
+        f"WITH claim AS (UPDATE {quote(notifications)} SET lease_expires_at = %s"
+        f" WHERE id = %s AND claim_token = %s RETURNING id)"
+        f" UPDATE {quote(devices)} SET status = %s, updated_at = %s"
+        f" WHERE notification_id IN (SELECT id FROM claim) AND id = ANY(%s::uuid[]) AND status = %s RETURNING id"
+    )
+    now = timezone.now()
+    params = [now + timedelta(seconds=lease_seconds), item.notification.pk, item.token, DEVICE_SENDING, now]
+    params += [[device.pk for device in item.devices], DEVICE_PENDING]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        marked = {row[0] for row in cursor.fetchall()}
+    if len(marked) != len(item.devices):
+        # Under our claim every one of them is still pending; anything else means it is not ours.
+        logger.warning("push %s was taken over by another worker; not sent here", item.notification.notification_id)
+        item.taken_over = True
+        return False
+    return True
 
 
 # -- rendering and validation -------------------------------------------------------------
@@ -220,6 +319,9 @@ def _reopen_exhausted(devices: list[PushDeviceResult]) -> None:
 def _render_and_send(work: list[_Work], deps: DeliveryDependencies) -> None:
     """Render (unless stored), validate and send each notification, as a pipeline: a push is
     sent as soon as its own render is back, so template calls and FCM calls overlap."""
+    if not work:
+        return
+    work = [item for item in work if item.devices]  # some only had unknown outcomes to settle
     if not work:
         return
     try:
@@ -232,17 +334,17 @@ def _render_and_send(work: list[_Work], deps: DeliveryDependencies) -> None:
     by_future = {}
     for item in work:
         if item.notification.rendered_at is not None:
-            _validate_and_submit(item, deps.sender, submitted)
+            _validate_and_submit(item, deps, submitted)
         elif deps.render_pool is None:
             _apply_render(item, _render_result(deps.renderer, item))
-            _validate_and_submit(item, deps.sender, submitted)
+            _validate_and_submit(item, deps, submitted)
         else:
             by_future[deps.render_pool.submit(_render_result, deps.renderer, item)] = item
     try:
         for future in as_completed(by_future):
             item = by_future[future]
             _apply_render(item, future.result())
-            _validate_and_submit(item, deps.sender, submitted)
+            _validate_and_submit(item, deps, submitted)
     finally:
         outcomes = deps.sender.collect(submitted)  # also ends the batch if a render blew up
     for item in work:
@@ -279,9 +381,10 @@ def _apply_render(item: _Work, rendered) -> None:
     item.rendered = rendered
 
 
-def _validate_and_submit(item: _Work, sender: PushService, submitted: dict) -> None:
+def _validate_and_submit(item: _Work, deps: DeliveryDependencies, submitted: dict) -> None:
     if item.error is not None:
         return
+    sender: PushService = deps.sender
     notification, rendered = item.notification, item.rendered
     try:
         item.payload = build_payload(
@@ -294,6 +397,8 @@ def _validate_and_submit(item: _Work, sender: PushService, submitted: dict) -> N
     except PayloadError as exc:
         item.error = exc
         return
+    if not push_devices_mark_sending(item=item, lease_seconds=deps.lease_seconds):
+        return
     try:
         submitted[item.index] = sender.submit(
             SendJob(key=item.index, payload=item.payload, tokens=tuple(d.token for d in item.devices))
@@ -303,6 +408,50 @@ def _validate_and_submit(item: _Work, sender: PushService, submitted: dict) -> N
 
 
 # -- recording results ---------------------------------------------------------------------
+
+
+def _record_with_retries(*, work: list[_Work], results: list, deps: DeliveryDependencies) -> None:
+    for attempt in range(1, RECORD_TRIES + 1):
+        try:
+            push_results_record(work=work, results=results, deps=deps)
+            return
+        except DatabaseError:
+            if attempt == RECORD_TRIES or connection.in_atomic_block:
+                raise  # the devices stay "sending": never sent again (docs/push_service.md)
+            logger.warning("recording push results failed; trying again", exc_info=True)
+            connection.close()
+            time.sleep(0.5 * attempt)
+            for item in work:
+                item.restore_state()
+
+
+@transaction.atomic
+def push_results_record(*, work: list[_Work], results: list, deps: DeliveryDependencies) -> None:
+    """Store every device's result and each notification's status, only for the notifications
+    this batch still holds (its token); after commit, queue reports and deactivations."""
+    held = set(
+        PushNotification.objects.select_for_update()
+        .filter(pk__in=[item.notification.pk for item in work], claim_token=work[0].token)
+        .values_list("pk", flat=True)
+    )
+    now = timezone.now()
+    reports: list[tuple] = []
+    deactivations: list[PushDeviceResult] = []
+    devices_to_save: list[PushDeviceResult] = []
+    notifications: list[PushNotification] = []
+    for item in work:
+        if item.taken_over or item.notification.pk not in held:
+            # Another worker claimed it after our lease ran out: it sends and records.
+            logger.warning("push %s was claimed by another worker; not stored here", item.request.notification_id)
+            results[item.index] = None
+            continue
+        results[item.index] = _settle(item, now, devices_to_save, deactivations, reports)
+        item.notification.lease_expires_at = None  # the claim ends with the results
+        item.notification.updated_at = now
+        notifications.append(item.notification)
+    update_rows(PushDeviceResult, devices_to_save, DEVICE_UPDATE_FIELDS)
+    update_rows(PushNotification, notifications, NOTIFICATION_UPDATE_FIELDS)
+    transaction.on_commit(lambda: _after_commit(deps, reports, deactivations))
 
 
 def _settle(
@@ -335,7 +484,7 @@ def _settle(
 
     by_token = {outcome.token: outcome for outcome in item.outcomes}
     transient: list[TokenOutcome] = []
-    first_failure = ""
+    first_failure = f"{ERROR_OUTCOME_UNKNOWN}: {item.unknown} device(s)" if item.unknown else ""
     for device in item.devices:
         outcome = by_token.get(device.token)
         if outcome is None:
@@ -410,6 +559,31 @@ def _conclude(item: _Work, reason: str, reports: list[tuple], *, retry: Transien
             return retry  # the last attempt: the consumer base dead-letters it as exhausted
         return PermanentError(reason or "no device can receive this notification")
     return None
+
+
+# -- dead letters ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def push_mark_failed(*, notification_id, failure_reason: str) -> bool:
+    """A message of this notification was dead-lettered (e.g. a malformed copy): mark the
+    delivery failed; returns whether "failed" may be reported.
+
+    Final states never go back: a delivered notification, or one a worker holds a live claim
+    on (it is being sent right now; that worker decides), is left as it is (False). An
+    unknown notification has no row to mark (the message may lack what a row needs) and may
+    be reported failed (True).
+    """
+    notification = PushNotification.objects.select_for_update().filter(notification_id=notification_id).first()
+    if notification is None:
+        return True
+    if notification.status == STATUS_DELIVERED or _claim_is_live(notification, timezone.now()):
+        return False
+    notification.status = STATUS_FAILED
+    notification.last_error = failure_reason[:2000]
+    notification.lease_expires_at = None
+    notification.save(update_fields=["status", "last_error", "lease_expires_at", "updated_at"])
+    return True
 
 
 # -- after commit: reports and deactivations ---------------------------------------------------

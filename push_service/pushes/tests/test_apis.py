@@ -40,7 +40,7 @@ def test_list_is_paginated_newest_first_with_a_device_summary(internal):
     }
     [item] = body["data"]
     assert item["notification_id"] == str(newer.notification_id)
-    assert item["devices_summary"] == {"sent": 2, "failed": 1, "pending": 0}
+    assert item["devices_summary"] == {"sent": 2, "failed": 1, "pending": 0, "sending": 0}
 
 
 def test_list_filters_by_status(internal):
