@@ -287,6 +287,8 @@ def build_env(
             "PYTHONUNBUFFERED": "1",
             # Dev keys and plain HTTP: production would refuse both (notification_common.checks).
             "ENVIRONMENT": "test",
+            # The suites register many users from 127.0.0.1; the limit has its own tests.
+            "USER_REGISTRATION_RATE_LIMIT": "0",
             "DJANGO_DEBUG": "false",
             "LOG_LEVEL": os.environ.get("E2E_LOG_LEVEL", "INFO"),
             "RABBITMQ_URL": _replace_vhost(

@@ -52,6 +52,21 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate like ``20/h`` (units s, m, h, d) as ``(count, window_seconds)``; ``0`` is
+    ``(0, 0)``: no limit."""
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw == "0":
+        return 0, 0
+    count, _, unit = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or unit not in _RATE_UNITS:
+        raise ImproperlyConfigured(f"{name} must look like 20/h (units s, m, h, d) or be 0, got {raw!r}")
+    return int(count), _RATE_UNITS[unit]
+
+
 def env_list(name: str, default: list[str] | None = None, *, sep: str = ",") -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from notification_common.django_settings import service_settings
-from notification_common.env import env_int, env_str
+from notification_common.env import env_int, env_rate, env_str
 from notification_common.keys import read_key
 
 _shared = service_settings(
@@ -65,6 +65,8 @@ SIMPLE_JWT.update(
 LOGIN_MAX_FAILURES_PER_EMAIL = env_int("LOGIN_MAX_FAILURES_PER_EMAIL", 5)
 LOGIN_MAX_FAILURES_PER_IP = env_int("LOGIN_MAX_FAILURES_PER_IP", 20)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 300)
+# Registrations accepted per client address (e.g. 20/h; 0 turns the limit off).
+USER_REGISTRATION_RATE_LIMIT = env_rate("USER_REGISTRATION_RATE_LIMIT", "20/h")
 # Upper bound on the number of status reports in one call.
 STATUS_REPORT_MAX_BATCH = env_int("STATUS_REPORT_MAX_BATCH", 500)
 

@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from notification_common import ratelimit
 from notification_common.authentication import IsInternal, IsPlatformUser, caller_user_id
 from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
@@ -117,6 +118,17 @@ class UsersApi(PerMethodAccessMixin, APIView):
 
     @extend_schema(summary="Register a user", request=UserCreateInputSerializer, responses={201: UserOutputSerializer})
     def post(self, request):
+        # Counted before validation: open registration must not become a way to send our
+        # emails to strangers' addresses, nor to probe which addresses are taken, at speed.
+        limit, window = settings.USER_REGISTRATION_RATE_LIMIT
+        address = client_ip(request)
+        if limit and address:
+            ratelimit.enforce(
+                f"user-register:ip:{address}",
+                limit=limit,
+                window_seconds=window,
+                message="Too many registrations from this address; try again later.",
+            )
         data = _validated(UserCreateInputSerializer, request.data)
         user = services.user_create(
             name=data["name"],
