@@ -399,6 +399,10 @@ class DeadLetterOutputSerializer(serializers.Serializer):
     received_at = serializers.DateTimeField()
     replayed_at = serializers.DateTimeField()
     replay_count = serializers.IntegerField()
+    # Could not be stored as it came: a reduced form, store_error says why (docs/admin_service.md).
+    stored_reduced = serializers.BooleanField()
+    store_error = serializers.CharField()
+    body_encoding = serializers.CharField(help_text='"" for text, "base64" for the raw bytes')
 
 
 class DeadLetterListApi(APIView):

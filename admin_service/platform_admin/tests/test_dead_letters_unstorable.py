@@ -226,3 +226,15 @@ def test_a_dead_letter_kept_as_base64_is_replayed_with_its_original_bytes(admin_
     assert_envelope(response, status=200)
     [(body, _)] = drain(rabbit_channel, EMAIL_QUEUE)
     assert body == raw
+
+
+def test_the_list_says_which_dead_letters_were_stored_reduced(admin_api):
+    DeadLetterFactory()
+    DeadLetterFactory(stored_reduced=True, store_error="DataError: NUL", body_encoding=BodyEncoding.BASE64, body="AA==")
+
+    rows = assert_envelope(admin_api.get(DEAD_LETTERS), status=200)["data"]
+
+    assert sorted((row["stored_reduced"], row["store_error"], row["body_encoding"]) for row in rows) == [
+        (False, "", ""),
+        (True, "DataError: NUL", "base64"),
+    ]
