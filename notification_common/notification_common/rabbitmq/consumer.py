@@ -539,8 +539,7 @@ class QueueConsumer:
 
     def _pause(self, blocked: BlockingDependency) -> None:
         """Stop taking messages and put back the prefetched ones (unstarted: no attempt spent)."""
-        with self._state_lock:
-            was_paused, self._blocked = self._blocked is not None, blocked
+        was_paused = self._blocked is not None
         if self._consumer_tag is not None:
             self._channel.basic_cancel(self._consumer_tag)
             self._consumer_tag = None
@@ -553,7 +552,11 @@ class QueueConsumer:
             MESSAGES.labels(self.queue, "deferred").inc()
             returned += 1
         if not was_paused:
-            self._depth_read_at = 0.0
+            self._read_paused_depth()
+        self._set_oldest_age(0.0 if self._paused_oldest is None else self.clock() - self._paused_oldest)
+        with self._state_lock:
+            self._blocked = blocked
+        if not was_paused:
             logger.warning(
                 "%s: paused: %s is unavailable (circuit open, retry in %.1fs); %d prefetched message(s) put back",
                 self.name,
@@ -563,20 +566,22 @@ class QueueConsumer:
                 extra={"queue": self.queue, "dependency": blocked.name},
             )
 
+    def _read_paused_depth(self) -> None:
+        # Passive declare: reads the depth without touching a message (a peek by basic_get +
+        # requeue would mark messages redelivered and count deliveries on quorum queues).
+        self._depth_read_at = time.monotonic()
+        waiting = self._channel.queue_declare(queue=self.queue, passive=True).method.message_count
+        if waiting == 0:
+            self._paused_oldest = None
+        elif self._paused_oldest is None:
+            self._paused_oldest = self.clock()  # messages this consumer never saw: at least this old
+
     def _wait_paused(self, blocked: BlockingDependency) -> None:
         """One turn of waiting while paused: service the connection, keep the age current."""
         self._connection.process_data_events(time_limit=max(0.05, min(POLL_SECONDS, blocked.retry_in)))
-        now = self.clock()
         if time.monotonic() - self._depth_read_at >= PAUSED_DEPTH_SECONDS:
-            self._depth_read_at = time.monotonic()
-            # Passive declare: reads the depth without touching a message (a peek by
-            # basic_get + requeue would mark messages redelivered and count deliveries).
-            waiting = self._channel.queue_declare(queue=self.queue, passive=True).method.message_count
-            if waiting == 0:
-                self._paused_oldest = None
-            elif self._paused_oldest is None:
-                self._paused_oldest = now  # unseen messages: at least this old (a lower bound)
-        self._set_oldest_age(0.0 if self._paused_oldest is None else now - self._paused_oldest)
+            self._read_paused_depth()
+        self._set_oldest_age(0.0 if self._paused_oldest is None else self.clock() - self._paused_oldest)
 
     def _resume(self) -> None:
         with self._state_lock:
@@ -740,6 +745,7 @@ class BaseConsumer(QueueConsumer):
     # -- processing ---------------------------------------------------------------
     def _process(self, batch: list[_Delivery]) -> int:
         pending: list[tuple[_Delivery, ConsumedMessage]] = []
+        deferred = 0  # put back without an outcome: not counted as settled
         now = self.clock()
         for delivery in batch:
             MESSAGES.labels(self.queue, "consumed").inc()
@@ -750,18 +756,16 @@ class BaseConsumer(QueueConsumer):
                 # Back early from a delay longer than the tiers hold: round again, unhandled.
                 self._delay(delivery, message, dict(message.headers), message.not_before - now)
                 MESSAGES.labels(self.queue, "deferred").inc()
+                deferred += 1
             else:
                 pending.append((delivery, message))
         if not pending:
-            return len(batch)
+            return len(batch) - deferred
         messages = [message for _, message in pending]
         results = self._run_in_worker(self._handle_batch_guarded, messages)
-        # A failure caused by an open circuit is put back without spending an attempt --
-        # unless the budget is spent anyway (the handler was told it was the final attempt).
-        circuit_open = [
-            caused_by_open_circuit(result) and not self.is_final_attempt(message)
-            for result, message in zip(results, messages, strict=True)
-        ]
+        # A failure caused by an open circuit is put back without spending an attempt, and
+        # never dead-lettered (not even with the budget spent): the call was never made.
+        circuit_open = [caused_by_open_circuit(result) for result in results]
         if any(circuit_open):
             blocked = self._check_blocked()
             if blocked is not None:
@@ -781,9 +785,10 @@ class BaseConsumer(QueueConsumer):
             delivery, message = pending[index]
             if circuit_open[index]:
                 self._defer_circuit_open(delivery, message, results[index])
+                deferred += 1
             else:
                 self._settle(delivery, message, results[index])
-        return len(batch)
+        return len(batch) - deferred
 
     def _handle_batch_guarded(self, messages: list[ConsumedMessage]) -> list[Exception | None]:
         """Runs in the worker thread: the handler's results, one per message, never raising."""
