@@ -21,6 +21,7 @@ from notification_common.api_keys import ApiKeyInfo, Scope, verify_api_key
 from notification_common.client_ip import client_ip
 from notification_common.conf import common_settings
 from notification_common.http_client import API_KEY_HEADER
+from notification_common.user_denylist import user_denied
 
 USER_ID_CLAIM = "user_id"
 
@@ -55,6 +56,8 @@ class PlatformJWTAuthentication(JWTStatelessUserAuthentication):
     def get_user(self, validated_token) -> TokenUser:
         if USER_ID_CLAIM not in validated_token:
             raise InvalidToken({"detail": "Token has no user id."})
+        if user_denied(validated_token[USER_ID_CLAIM]):
+            raise exceptions.AuthenticationFailed("This account is deactivated.")
         return TokenUser(validated_token)
 
 

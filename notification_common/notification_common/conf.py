@@ -20,6 +20,10 @@ DEFAULTS = {
     "SERVICE_API_KEY": "",
     "BOOTSTRAP_API_KEYS": {},
     "API_KEY_CACHE_SECONDS": 30,
+    # Deactivated users (user_denylist.py): listed as long as an access token lives, and
+    # each process remembers an answer this long (the delay before tokens stop working).
+    "USER_DENYLIST_SECONDS": 3600,
+    "USER_DENYLIST_CHECK_SECONDS": 2.0,
     # A key verified within this long keeps working while the admin service is down.
     "API_KEY_GRACE_SECONDS": 3600,
     # A revocation is remembered this long (through admin-service outages too).

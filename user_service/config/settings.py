@@ -48,11 +48,15 @@ if not JWT_SIGNING_KEY and _shared["ENVIRONMENT"] != "production":
         "The user service needs the JWT private key: set JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_PATH "
         f"(no file at {_shared['JWT_PRIVATE_KEY_PATH']})."
     )
+_ACCESS_TOKEN_LIFETIME = timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15))
+# A deactivated user stays on the deactivated-user list as long as a token issued before
+# could still be valid (notification_common/user_denylist.py).
+_shared["NOTIFICATION_COMMON"]["USER_DENYLIST_SECONDS"] = int(_ACCESS_TOKEN_LIFETIME.total_seconds()) + 60
 SIMPLE_JWT = _shared["SIMPLE_JWT"]
 SIMPLE_JWT.update(
     {
         "SIGNING_KEY": JWT_SIGNING_KEY,
-        "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 15)),
+        "ACCESS_TOKEN_LIFETIME": _ACCESS_TOKEN_LIFETIME,
         "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 7)),
         "USER_ID_FIELD": "id",
         "USER_ID_CLAIM": "user_id",

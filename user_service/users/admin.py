@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 
+from users import services
 from users.models import Device, NotificationLog, NotificationStatusEvent, Preferences, User, normalize_email
 
 
@@ -59,6 +60,9 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         Preferences.objects.get_or_create(user=obj)
+        if change and "is_active" in form.changed_data:
+            # Through the same service as the API, so tokens and cached copies follow at once.
+            services.user_set_active(user_id=obj.id, active=obj.is_active)
 
 
 @admin.register(Device)

@@ -13,6 +13,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
+from notification_common.user_denylist import user_denylist_add, user_denylist_remove
 from notification_common.user_snapshots import user_snapshot_forget
 from users import tokens
 from users.constants import Platform, UserErrorCode
@@ -110,6 +111,8 @@ def user_set_active(*, user_id: uuid.UUID, active: bool) -> User:
     if not updated:
         raise NotFound("User not found.")
     user_snapshot_forget(user_id)
+    # Access tokens are checked without us: the list stops a deactivated user's tokens everywhere.
+    (user_denylist_remove if active else user_denylist_add)(user_id)
     return user_get(user_id=user_id)
 
 
