@@ -2,11 +2,16 @@
 it is retried with its own backoff, then parked, visible and replayable once. A broker outage
 is nobody's fault: it counts against no row and parks nothing."""
 
+import os
+import signal
+import threading
+import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -303,3 +308,32 @@ def test_the_django_admin_lists_parked_rows_and_replays_them(admin_client):
     row.refresh_from_db()
     assert row.status == OutboxStatus.PENDING
     assert row.replayed_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_running_relay_parks_a_poison_row_and_publishes_the_rows_behind_it(rabbit_channel, retry_now):
+    poison = aged(OutboxMessageFactory(routing_key=UNROUTABLE), 30)
+    behind = [aged(OutboxMessageFactory(), 20), aged(OutboxMessageFactory(), 10)]
+
+    def settled() -> bool:
+        parked = OutboxMessage.objects.filter(pk=poison.pk, parked_at__isnull=False).exists()
+        return parked and not OutboxMessage.objects.filter(published_at__isnull=True, parked_at__isnull=True).exists()
+
+    def stop_when_settled():
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not settled():
+                time.sleep(0.02)
+        finally:
+            connections.close_all()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=stop_when_settled)
+    watcher.start()
+    call_command("relay_outbox", "--interval=0.01", "--grace-seconds=0", stdout=StringIO())
+    watcher.join(5)
+
+    assert published_ids(rabbit_channel) == [str(row.notification_id) for row in behind]
+    poison.refresh_from_db()
+    assert poison.status == OutboxStatus.PARKED
+    assert poison.failed_attempts == 3
