@@ -30,11 +30,18 @@ from .services import (
     DeliveryDependencies,
     push_batch_deliver,
     push_deactivations_mark_done,
+    push_mark_failed,
     push_reports_mark_sent,
     push_unsent_followups_requeue,
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _template_breaker(renderer):
+    """The template service client's circuit breaker behind ``renderer`` (None if it has none)."""
+    source = getattr(renderer, "versions", renderer)  # the shared TemplateVersions, when it holds the client
+    return getattr(getattr(source, "client", None), "breaker", None)
 
 
 class PushConsumer(BaseConsumer):
@@ -69,7 +76,8 @@ class PushConsumer(BaseConsumer):
         return results
 
     def _report_malformed(self, message: ConsumedMessage, error: MalformedMessage) -> None:
-        """A malformed message that still names its notification is reported failed."""
+        """A malformed message that still names its notification is reported failed, unless the
+        notification was delivered or is being sent (final states never go back)."""
         notification_id = message.body.get("notification_id") if isinstance(message.body, dict) else None
         if self.deps.reporter is None or not isinstance(notification_id, str):
             return
@@ -77,7 +85,10 @@ class PushConsumer(BaseConsumer):
             uuid.UUID(notification_id)
         except ValueError:
             return
-        self.deps.reporter.report(notification_id, STATUS_FAILED, error=f"malformed message: {error.reason}"[:500])
+        reason = f"malformed message: {error.reason}"[:500]
+        if not push_mark_failed(notification_id=notification_id, failure_reason=reason):
+            return
+        self.deps.reporter.report(notification_id, STATUS_FAILED, error=reason)
 
     def on_loop(self) -> None:
         # The base calls this on every turn of its loop (at least every ~0.5 s while idle);
@@ -90,8 +101,7 @@ class PushConsumer(BaseConsumer):
     def blocking_dependency(self) -> BlockingDependency | None:
         # FCM and the template service: while either circuit is open no push can go out, so
         # the messages wait in the queue instead of spending their retries.
-        template_client = self.deps.renderer.client if self.deps.renderer is not None else None
-        return open_circuit_of(self.deps.sender.breaker, getattr(template_client, "breaker", None))
+        return open_circuit_of(self.deps.sender.breaker, _template_breaker(self.deps.renderer))
 
     def close(self) -> None:
         """Send what is still queued (reports, deactivations), then release the FCM app."""

@@ -242,3 +242,23 @@ def test_redelivered_copy_of_a_finished_push_is_acked_without_claiming(make_cons
     assert len(fcm.messages_for("tok-a")) == 1
     assert delivery(message["notification_id"]).lease_expires_at is None
     assert drain(broker, "failed.queue") == []
+
+
+def test_malformed_copy_of_a_delivered_push_is_dead_lettered_without_reporting_failed(
+    make_consumer, publish, fcm, deps, user_service, failed_messages
+):
+    # Given a delivered push
+    message = push_message(tokens=["tok-a"])
+    publish(message)
+    make_consumer().run(max_messages=1, idle_timeout=10)
+    assert deps.reporter.flush(timeout=5)
+
+    # When a malformed copy of its message arrives
+    publish(message | {"recipient": {"push_tokens": "tok-a"}})
+    make_consumer().run(max_messages=1, idle_timeout=10)
+
+    # Then the copy is dead-lettered, the push stays delivered and no "failed" is reported
+    assert deps.reporter.flush(timeout=5)
+    assert len(failed_messages()) == 1
+    assert delivery(message["notification_id"]).status == "delivered"
+    assert user_service.statuses(message["notification_id"]) == ["delivered"]
