@@ -42,6 +42,12 @@ def _user_id(message: ConsumedMessage) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _template_breaker(renderer):
+    """The template service client's circuit breaker behind ``renderer`` (None if it has none)."""
+    source = getattr(renderer, "versions", renderer)  # the shared TemplateVersions, when it holds the client
+    return getattr(getattr(source, "client", None), "breaker", None)
+
+
 class EmailConsumer(BaseConsumer):
     queue = EMAIL_QUEUE
 
@@ -102,8 +108,7 @@ class EmailConsumer(BaseConsumer):
     def blocking_dependency(self) -> BlockingDependency | None:
         # SMTP and the template service: while either circuit is open no email can go out,
         # so the messages wait in the queue instead of spending their retries.
-        template_client = self.renderer.client
-        return open_circuit_of(self.sender.breaker, getattr(template_client, "breaker", None))
+        return open_circuit_of(self.sender.breaker, _template_breaker(self.renderer))
 
     # ------------------------------------------------------------------ messages
     def _request_of(self, message: ConsumedMessage) -> EmailRequest:

@@ -318,6 +318,7 @@ class QueueConsumer:
         self._paused_oldest: float | None = None  # unix time of the oldest message waiting while paused
         self._depth_read_at = 0.0
         self._oldest_age = 0.0
+        self._blocking_hook_failed = False
 
     # -- hooks ----------------------------------------------------------------------
     def on_loop(self) -> None:
@@ -533,8 +534,11 @@ class QueueConsumer:
         try:
             blocked = self.blocking_dependency()
         except Exception:  # noqa: BLE001 - a broken hook must not stop consumption
-            logger.exception("%s: blocking_dependency hook failed", self.name)
+            if not self._blocking_hook_failed:  # once, not on every turn of the loop
+                logger.exception("%s: blocking_dependency hook failed; consuming as if unblocked", self.name)
+            self._blocking_hook_failed = True
             return None
+        self._blocking_hook_failed = False
         return blocked
 
     def _pause(self, blocked: BlockingDependency) -> None:
