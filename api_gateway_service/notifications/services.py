@@ -12,7 +12,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 import redis
 from django.conf import settings
@@ -262,7 +261,9 @@ def _notification_store(*, recipient: dict, **fields) -> NotificationRequest:
         priority=notification.priority,
     )
     # robust: the request is committed whatever publishing does; the relay is the fallback.
-    transaction.on_commit(partial(outbox_publish, outbox=outbox), robust=True)
+    # A lambda, not functools.partial: robust on_commit logs a failed callback by __qualname__,
+    # which a partial lacks, and that AttributeError turned a committed request into a 5xx.
+    transaction.on_commit(lambda: outbox_publish(outbox=outbox), robust=True)
     return notification
 
 

@@ -38,6 +38,7 @@ class ErrorCode:
     PREFERENCE_DISABLED = "preference_disabled"
     NO_ACTIVE_DEVICE = "no_active_device"
     DEPENDENCY_UNAVAILABLE = "dependency_unavailable"
+    OVERLOADED = "overloaded"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     INTERNAL_ERROR = "internal_error"
 
@@ -147,7 +148,9 @@ def outage_dependency(exc: BaseException) -> str | None:
         for classes, dependency in types:
             if isinstance(current, classes):
                 return dependency
-        current = current.__cause__ or current.__context__
+        # Only what it was explicitly raised from (Django's and our wrappers use ``raise ... from``):
+        # an error raised *while handling* an outage (its __context__) is a bug of its own.
+        current = current.__cause__
         seen += 1
     return None
 

@@ -108,6 +108,16 @@ def test_a_real_bug_in_sql_is_still_a_500(live_server):
 # -- which errors are outages -------------------------------------------------------------------
 
 
+def _raised_while_handling(outer: Exception, inner: Exception) -> Exception:
+    try:
+        try:
+            raise inner
+        except Exception:
+            raise outer  # noqa: B904 - the point: an implicit context, not a cause
+    except Exception as exc:
+        return exc
+
+
 def _raised_from(outer: Exception, inner: Exception) -> Exception:
     try:
         try:
@@ -145,6 +155,8 @@ def test_outages_are_recognised(error, dependency):
         redis.exceptions.ResponseError("WRONGTYPE"),
         _raised_from(PublishError("nacked by broker"), pika.exceptions.NackError([])),
         ValueError("a bug"),
+        # A bug hit while handling an outage (e.g. in an on_commit error handler) stays a bug.
+        _raised_while_handling(AttributeError("no __qualname__"), django.db.OperationalError("gone")),
     ],
 )
 def test_errors_a_retry_will_not_fix_are_not_outages(error):

@@ -176,9 +176,15 @@ def database_proxy(transactional_db) -> Iterator[TcpProxy]:
 
 
 @pytest.fixture
-def redis_proxy(settings) -> Iterator[TcpProxy]:
-    """This process's Redis (NOTIFICATION_COMMON["REDIS_URL"] and Redis caches) through a proxy."""
+def redis_proxy() -> Iterator[TcpProxy]:
+    """This process's Redis (NOTIFICATION_COMMON["REDIS_URL"] and Redis caches) through a proxy.
+
+    The settings are put back when this fixture ends, so fixtures set up before it clean up
+    against the real server.
+    """
+    from django.conf import settings
     from django.core.cache import caches
+    from django.test import override_settings
 
     from notification_common.conf import common_settings
     from notification_common.redis_client import get_redis
@@ -187,12 +193,14 @@ def redis_proxy(settings) -> Iterator[TcpProxy]:
     target = urlsplit(url)
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
     proxied = _url_through(url, proxy)
-    settings.NOTIFICATION_COMMON = {**settings.NOTIFICATION_COMMON, "REDIS_URL": proxied}
     caches_conf = {name: dict(conf) for name, conf in settings.CACHES.items()}
     for conf in caches_conf.values():
         if conf["BACKEND"].endswith("RedisCache"):
             conf["LOCATION"] = proxied
-    settings.CACHES = caches_conf
+    override = override_settings(
+        NOTIFICATION_COMMON={**settings.NOTIFICATION_COMMON, "REDIS_URL": proxied}, CACHES=caches_conf
+    )
+    override.enable()
     common_settings.reload()
     try:
         yield proxy
@@ -200,4 +208,6 @@ def redis_proxy(settings) -> Iterator[TcpProxy]:
         get_redis(proxied).connection_pool.disconnect()
         for cache in caches.all(initialized_only=True):
             cache.close()
+        override.disable()
+        common_settings.reload()
         proxy.close()
