@@ -20,6 +20,10 @@ DEFAULTS = {
     "SERVICE_API_KEY": "",
     "BOOTSTRAP_API_KEYS": {},
     "API_KEY_CACHE_SECONDS": 30,
+    # Load shedding (overload.py): a request that waited longer than this for a thread gets
+    # 503 with Retry-After at once (0 turns it off).
+    "OVERLOAD_MAX_QUEUE_SECONDS": 0.5,
+    "OVERLOAD_RETRY_AFTER_SECONDS": 1,
     # Deactivated users (user_denylist.py): listed as long as an access token lives, and
     # each process remembers an answer this long (the delay before tokens stop working).
     "USER_DENYLIST_SECONDS": 3600,

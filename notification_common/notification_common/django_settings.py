@@ -118,6 +118,7 @@ def service_settings(
         ],
         "MIDDLEWARE": [
             "notification_common.middleware.MetricsMiddleware",
+            "notification_common.overload.OverloadMiddleware",
             "notification_common.middleware.RequestIdMiddleware",
             "notification_common.middleware.OutageMiddleware",
             "django.middleware.security.SecurityMiddleware",
@@ -216,6 +217,9 @@ def service_settings(
                 env_str("BOOTSTRAP_API_KEYS", f"{DEV_INTERNAL_KEY}=internal;{DEV_SENDER_KEY}=notifications:send")
             ),
             "API_KEY_CACHE_SECONDS": env_int("API_KEY_CACHE_SECONDS", 30),
+            "API_KEY_GRACE_SECONDS": env_int("API_KEY_GRACE_SECONDS", 3600),
+            "API_KEY_REVOKED_CACHE_SECONDS": env_int("API_KEY_REVOKED_CACHE_SECONDS", 7 * 24 * 3600),
+            "API_KEY_FAILED_LOOKUPS_PER_MINUTE": env_int("API_KEY_FAILED_LOOKUPS_PER_MINUTE", 60),
             "HTTP_CONNECT_TIMEOUT": env_float("HTTP_CONNECT_TIMEOUT", 2.0),
             "HTTP_READ_TIMEOUT": env_float("HTTP_READ_TIMEOUT", 5.0),
             "HTTP_RETRIES": env_int("HTTP_RETRIES", 2),
@@ -225,5 +229,6 @@ def service_settings(
             "HEALTH_CHECKS": list(health_checks),
             "HEALTH_EXTRA_CHECKS": list(health_extra_checks),
             "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", []),
+            "OVERLOAD_MAX_QUEUE_SECONDS": env_float("OVERLOAD_MAX_QUEUE_SECONDS", 0.5),
         },
     }

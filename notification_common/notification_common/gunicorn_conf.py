@@ -10,7 +10,9 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads give keep-alive between services (sync workers close every connection).
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
-worker_class = "gthread" if threads > 1 else "sync"
+# gthread, plus a stamp of how long each request waited for a thread, so a saturated
+# process answers 503 at once instead of queueing into client timeouts (overload.py).
+worker_class = "notification_common.overload.QueueTimedThreadWorker" if threads > 1 else "sync"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

@@ -53,6 +53,19 @@ class WhoAmIApi(APIView):
         return ok({"user_id": caller_user_id(request.user), "principal": str(request.user)})
 
 
+class SlowApi(APIView):
+    """Takes ``?seconds=`` (at most 2) of server time: a stand-in for a saturated worker."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    def get(self, request):
+        import time
+
+        time.sleep(min(2.0, float(request.query_params.get("seconds", "0.3"))))
+        return ok({"slow": True})
+
+
 class InternalApi(APIView):
     permission_classes = [IsInternal]
 
@@ -68,6 +81,7 @@ urlpatterns = [
     path("t/bug/", BugApi.as_view()),
     path("t/whoami/", WhoAmIApi.as_view()),
     path("t/internal/", InternalApi.as_view()),
+    path("t/slow/", SlowApi.as_view()),
     *outage_urlpatterns,
 ]
 
