@@ -3,7 +3,6 @@ services (the e2e suite runs the real ones), a consumer on the test vhost, a pub
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 
@@ -13,10 +12,9 @@ from notification_common.loopback.smtp import LoopbackSMTPServer
 from notification_common.rabbitmq import EMAIL_QUEUE, Publisher
 from notification_common.service_clients import reset_clients
 from notification_common.testing.http import StubHTTPServer
+from notification_common.testing.templates import TemplateServiceStub
 
-SUBSTITUTE_PATH = "/api/v1/templates/substitute/"
 STATUS_PATH = "/api/v1/email/status/"
-_PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
 
 WELCOME = {
     "subject": "Welcome, {{ name }}",
@@ -25,59 +23,11 @@ WELCOME = {
 }
 
 
-class TemplateServiceStub:
-    """The template service's substitute contract (docs/architecture.md) over a real HTTP server."""
-
-    def __init__(self, server: StubHTTPServer):
-        self.server = server
-        self.templates: dict[str, dict[str, dict]] = {"welcome": {"en": {"version": 3, **WELCOME}}}
-        self.delay_seconds = 0.0
-        self._lock = threading.Lock()
-        server.route("POST", SUBSTITUTE_PATH, self._substitute)
-
-    def add(self, code: str, language: str = "en", *, version: int = 1, channel: str = "email", **bodies) -> None:
-        self.templates.setdefault(code, {})[language] = {"version": version, "channel": channel, **bodies}
-
-    @property
-    def calls(self) -> list[dict]:
-        return self.server.requests_to("POST", SUBSTITUTE_PATH)
-
-    def _substitute(self, request: dict):
-        if self.delay_seconds:
-            threading.Event().wait(self.delay_seconds)
-        body = request["json"] or {}
-        code, language, variables = body.get("template_code"), body.get("language") or "en", body.get("variables")
-        languages = self.templates.get(code)
-        if not languages:
-            return 404, _error("template_not_found", f"No template {code!r}.")
-        used = language if language in languages else language.split("-")[0]
-        used = used if used in languages else next(iter(languages))
-        template = languages[used]
-        if body.get("version") not in (None, template["version"]):
-            return 404, _error("template_not_found", "No such version.")
-        fields = {k: v for k, v in template.items() if k in ("subject", "text_body", "html_body")}
-        missing = sorted({name for text in fields.values() for name in _PLACEHOLDER.findall(text)} - set(variables))
-        if missing:
-            return 422, _error("missing_variables", f"Missing: {', '.join(missing)}", data={"missing": missing})
-        rendered = {k: _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), v) for k, v in fields.items()}
-        return 200, {
-            "success": True,
-            "data": {
-                "template_code": code,
-                "channel": template.get("channel", "email"),
-                "language": used,
-                "requested_language": language,
-                "version": template["version"],
-                **rendered,
-            },
-            "error": None,
-            "message": "",
-            "meta": None,
-        }
-
-
-def _error(code: str, message: str, data=None) -> dict:
-    return {"success": False, "data": data, "error": code, "message": message, "meta": None}
+def email_template_service(server: StubHTTPServer) -> TemplateServiceStub:
+    """The template service's active-version endpoint with ``welcome`` (en, version 3)."""
+    stub = TemplateServiceStub(server)
+    stub.add("welcome", "en", version=3, **WELCOME)
+    return stub
 
 
 class UserServiceStub:
@@ -111,7 +61,7 @@ def smtp_server(settings):
 def template_service(stub_server, settings):
     settings.TEMPLATE_SERVICE_URL = stub_server.url
     reset_clients()
-    yield TemplateServiceStub(stub_server)
+    yield email_template_service(stub_server)
     reset_clients()
 
 

@@ -159,5 +159,5 @@ def test_message_without_optional_fields_uses_the_default_language(make_consumer
 
     make_consumer().run(max_messages=1, idle_timeout=5)
 
-    assert template_service.calls[0]["json"]["language"] == "en"
+    assert template_service.params_of(template_service.calls[0])["language"] == "en"
     assert EmailNotification.objects.get().status == DeliveryStatus.DELIVERED

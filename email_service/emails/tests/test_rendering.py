@@ -1,4 +1,8 @@
-"""TemplateRenderer: the substitute contract, failure classification and the two caches."""
+"""TemplateRenderer: emails rendered locally from the active version, failures classified.
+
+The template service is a loopback stub of its active-version endpoint; the equality with
+the real substitute endpoint is proved in template_service (test_local_rendering.py).
+"""
 
 import pytest
 
@@ -40,61 +44,64 @@ def test_render_returns_subject_bodies_language_and_version(renderer):
     assert (rendered.language, rendered.version) == ("en", 3)
 
 
-def test_request_carries_the_service_key_and_the_trace_id(renderer, template_service):
+def test_values_are_escaped_in_the_html_body_only(renderer):
+    rendered = renderer.render(_request(variables={"name": "<b>Ada</b> & co", "link": "x"}))
+
+    assert rendered.subject == "Welcome, <b>Ada</b> & co"
+    assert "<b>&lt;b&gt;Ada&lt;/b&gt; &amp; co</b>" in rendered.html_body
+
+
+def test_fetch_carries_the_service_key_and_the_trace_id(renderer, template_service):
     renderer.render(_request())
 
     [call] = template_service.calls
     assert call["headers"]["X-API-Key"]
     assert call["headers"]["X-Request-ID"] == "trace-abc"
-    assert call["json"] == {
-        "template_code": "welcome",
-        "language": "en",
-        "variables": {"name": "Ada", "link": "https://example.com/start"},
-    }
+    assert template_service.params_of(call) == {"language": "en"}
 
 
-def test_same_version_and_variables_are_rendered_from_the_cache(renderer, template_service):
-    renderer.render(_request())
-    renderer.render(_request())
+def test_personalised_emails_need_no_call_after_the_first_fetch(renderer, template_service):
+    renderings = [
+        renderer.render(_request(variables={"name": f"User {n}", "link": f"https://x/{n}"})) for n in range(20)
+    ]
 
     assert len(template_service.calls) == 1
+    assert renderer.calls == 1
+    assert len({rendered.subject for rendered in renderings}) == 20
 
 
-def test_other_variables_ask_for_the_cached_active_version_explicitly(renderer, template_service):
+def test_active_version_is_asked_again_after_its_ttl(renderer, template_service, clock):
     renderer.render(_request())
-    renderer.render(_request(variables={"name": "Grace", "link": "x"}))
+    template_service.add("welcome", "en", version=4, subject="New {{ name }}", text_body="v4")
+    clock.now += 14.9
+    before = renderer.render(_request())
+    clock.now += 0.1
 
-    assert template_service.calls[1]["json"]["version"] == 3
+    after = renderer.render(_request())
 
-
-def test_active_version_is_asked_again_after_its_short_ttl(renderer, template_service, clock):
-    renderer.render(_request())
-    template_service.templates["welcome"]["en"] = {"version": 4, "subject": "New {{ name }}", "text_body": "v4"}
-    template_service.templates["welcome"]["en"]["html_body"] = ""
-    clock.now += 16
-
-    rendered = renderer.render(_request())
-
-    assert (rendered.subject, rendered.version) == ("New Ada", 4)
-    assert "version" not in template_service.calls[1]["json"]
+    assert before.version == 3
+    assert (after.subject, after.version) == ("New Ada", 4)
+    assert len(template_service.calls) == 2
 
 
 def test_language_fallback_is_remembered_for_the_requested_language(renderer, template_service):
-    first = renderer.render(_request(language="en-GB"))
-    renderer.render(_request(language="en-GB"))
+    first = renderer.render(_request(language="en-gb"))
+    renderer.render(_request(language="EN_GB"))
 
     assert first.language == "en"
     assert len(template_service.calls) == 1
+    assert template_service.params_of(template_service.calls[0]) == {"language": "en-GB"}
 
 
-def test_render_many_renders_identical_requests_once_and_others_concurrently(renderer, template_service):
-    requests = [_request() for _ in range(3)] + [_request(variables={"name": f"U{n}", "link": "x"}) for n in range(4)]
+def test_render_many_fetches_each_template_once_and_renders_the_rest_locally(renderer, template_service):
+    template_service.add("reminder", "en", subject="Psst {{ name }}", text_body="t")
+    requests = [_request(variables={"name": f"U{n}", "link": "x"}) for n in range(4)]
+    requests += [_request(template_code="reminder", variables={"name": f"R{n}"}) for n in range(3)]
 
     results = renderer.render_many(requests)
 
-    assert len(results) == 7
-    assert all(not isinstance(result, DeliveryFailure) for result in results.values())
-    assert len(template_service.calls) == 5
+    assert [results[r.notification_id].subject for r in requests[4:]] == ["Psst R0", "Psst R1", "Psst R2"]
+    assert len(template_service.calls) == 2
 
 
 def test_unknown_template_is_a_permanent_failure(renderer):
@@ -111,7 +118,17 @@ def test_missing_variables_are_a_permanent_failure_naming_them(renderer):
         renderer.render(_request(variables={}))
 
     assert failure.value.permanent
-    assert failure.value.reason == "missing_variables: link, name"
+    assert failure.value.reason == "missing_variables: name, link"
+
+
+def test_a_push_template_is_a_permanent_template_invalid(renderer, template_service):
+    template_service.add("push_only", channel="push", title="t", body="b")
+
+    with pytest.raises(DeliveryFailure) as failure:
+        renderer.render(_request(template_code="push_only"))
+
+    assert failure.value.permanent
+    assert failure.value.reason.startswith("template_invalid")
 
 
 def test_template_service_unreachable_is_transient(template_service, settings):
@@ -138,7 +155,7 @@ def test_template_service_5xx_is_transient(renderer, template_service):
 
 
 def test_our_key_refused_is_transient_so_it_can_be_fixed_while_messages_wait(renderer, template_service):
-    template_service.server.reply("POST", "/api/v1/templates/substitute/", 403, error="permission_denied")
+    template_service.server.reply("GET", "/api/v1/templates/welcome/active/", 403, error="permission_denied")
 
     with pytest.raises(DeliveryFailure) as failure:
         renderer.render(_request())
