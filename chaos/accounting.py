@@ -96,17 +96,26 @@ def dead_letters(admin_url: str, headers: dict[str, str], database_url: str) -> 
     return rows, f"admin database (the API failed: {api_error[:200]})"
 
 
-def queue_depths(rabbitmq_url: str) -> dict[str, int | str]:
-    """Messages still sitting in each queue of the topology (delay tiers included)."""
+def queue_depths(rabbitmq_url: str, peek: int = 0) -> tuple[dict[str, int | str], dict[str, list[dict]]]:
+    """Messages still sitting in each queue of the topology (delay tiers included), and, with
+    ``peek``, the first few messages of each non-empty queue: id, attempt, expiration (the
+    delay it waits for) and failure headers. Peeked messages are not acked: closing the
+    channel puts them back."""
     from notification_common.rabbitmq import all_queues, connect
 
     depths: dict[str, int | str] = {}
+    heads: dict[str, list[dict]] = {}
     connection = connect(rabbitmq_url)
     try:
         for queue in all_queues():
             channel = connection.channel()
             try:
                 depths[queue] = channel.queue_declare(queue, passive=True).method.message_count
+                for _ in range(min(peek, depths[queue])):
+                    method, properties, body = channel.basic_get(queue, auto_ack=False)
+                    if method is None:
+                        break
+                    heads.setdefault(queue, []).append(_describe(properties, body))
             except Exception as exc:  # a queue missing from the broker is itself a finding
                 depths[queue] = f"{type(exc).__name__}"
             finally:
@@ -114,7 +123,26 @@ def queue_depths(rabbitmq_url: str) -> dict[str, int | str]:
                     channel.close()
     finally:
         connection.close()
-    return depths
+    return depths, heads
+
+
+def _describe(properties, body: bytes) -> dict:
+    headers = dict(properties.headers or {})
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = {}
+    return {
+        "notification_id": payload.get("notification_id") if isinstance(payload, dict) else None,
+        "message_id": properties.message_id,
+        "expiration_ms": properties.expiration,
+        "headers": {
+            k: (str(v)[:200] if not isinstance(v, int | float) else v)
+            for k, v in headers.items()
+            if k.startswith("x-") and k != "x-history"
+        },
+        "last_history": str(headers.get("x-history", ""))[-300:],
+    }
 
 
 def access_log_errors(log_dir: Path, services: list[str]) -> dict:

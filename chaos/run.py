@@ -303,6 +303,12 @@ def fault_plan(profile: Profile, platform, private: dict) -> list[faults.Fault]:
             faults.fcm_outage(platform, profile.provider_outage),
         ),
     ]
+    # Once more, while the backlog of the outage flows out: a consumer killed in the middle
+    # of a batch (sent, not yet recorded) is where a second send would come from.
+    recovered = profile.providers_at + profile.provider_outage
+    for offset, name in ((2, "email-worker"), (4, "push-worker")):
+        kill = faults.kill_process(platform, name)
+        plan.append(faults.Fault(recovered + offset, f"kill -9 {name} (backlog draining)", kill))
     return plan
 
 
@@ -383,10 +389,11 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
         events.add("drained", "deliveries counted")
         # The dead-letter consumer stores what reached failed.queue; give it a moment to settle.
         deadline = time.monotonic() + 60
-        depths = accounting.queue_depths(platform.env["RABBITMQ_URL"])
+        depths, _ = accounting.queue_depths(platform.env["RABBITMQ_URL"])
         while depths.get("failed.queue") and time.monotonic() < deadline:
             time.sleep(2)
-            depths = accounting.queue_depths(platform.env["RABBITMQ_URL"])
+            depths, _ = accounting.queue_depths(platform.env["RABBITMQ_URL"])
+        depths, stuck = accounting.queue_depths(platform.env["RABBITMQ_URL"], peek=5)
         prober.stop()
         supervisor.stop()
         admin = _admin_login(platform, admin_user)
@@ -407,6 +414,7 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
                 "restarts": supervisor.restarts,
                 "events": events.events,
                 "queue_depths_at_end": depths,
+                "queue_heads_at_end": stuck,
                 "load_server_errors": [
                     {"seq": s.seq, "request_id": s.request_id, "errors": s.server_errors}
                     for s in sent
@@ -545,6 +553,14 @@ def markdown(result: dict) -> str:
                 f"- `{item['notification_id']}` {item['channel']} seq {item['seq']}: gateway "
                 f"{item.get('gateway_view')}; dead letters {item['dead_letters'] or 'none'}"
             )
+    if result["queue_heads_at_end"]:
+        lines += ["", "## Messages still queued at the end (first 5 of each queue)", ""]
+        for queue, messages in result["queue_heads_at_end"].items():
+            for m in messages:
+                lines.append(
+                    f"- `{queue}`: `{m['notification_id']}` expiration {m['expiration_ms']} ms, "
+                    f"headers {m['headers']}, history ...{m['last_history'][-160:]}"
+                )
     if result["duplicated_ids"]:
         lines += ["", f"## Duplicated ({result['duplicated']}; first 30)", ""]
         lines += [f"- `{d['notification_id']}` {d['channel']} x{d['copies']}" for d in result["duplicated_ids"][:30]]
