@@ -3,14 +3,18 @@ of the database requeues them instead; only what cannot be stored at all is park
 
 import base64
 import json
+import threading
+import time
 import uuid
 
 import pytest
 from django.db import DataError, OperationalError
 
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_PARKED_QUEUE, FAILED_QUEUE, Publisher
+from notification_common.rabbitmq.consumer import MESSAGES
 from notification_common.testing import assert_envelope
 from notification_common.testing.rabbit import drain
+from notification_common.testing.tcp_proxy import database_proxy  # noqa: F401 - fixture
 from platform_admin import dead_letter_consumer
 from platform_admin.constants import BodyEncoding
 from platform_admin.dead_letter_consumer import DeadLetterConsumer, reduced_dead_letter_fields
@@ -238,3 +242,35 @@ def test_the_list_says_which_dead_letters_were_stored_reduced(admin_api):
         (False, "", ""),
         (True, "DataError: NUL", "base64"),
     ]
+
+
+def test_a_real_database_outage_requeues_without_reducing_and_stores_once_it_is_back(
+    rabbit_channel,
+    rabbitmq_url,
+    database_proxy,  # noqa: F811 - the fixture imported above
+):
+    """PostgreSQL cut behind a loopback proxy (no mock): the message waits in failed.queue."""
+    notification_id = str(uuid.uuid4())
+    _publish(rabbitmq_url, _body(notification_id), message_id=notification_id)
+    requeued = MESSAGES.labels(FAILED_QUEUE, "store_unavailable")
+    before = requeued._value.get()
+    database_proxy.cut()
+    consumer = DeadLetterConsumer(rabbitmq_url)
+    consumer.failure_pause_seconds = 0.05
+    settled = []
+    worker = threading.Thread(target=lambda: settled.append(consumer.run(max_messages=1, idle_timeout=10)))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while requeued._value.get() < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert requeued._value.get() >= before + 2  # tried and put back, more than once
+    finally:
+        database_proxy.restore()
+        worker.join(15)
+
+    assert settled == [1]
+    dead_letter = DeadLetter.objects.get()
+    assert dead_letter.message_id == notification_id
+    assert dead_letter.stored_reduced is False
+    assert drain(rabbit_channel, FAILED_QUEUE) == []
