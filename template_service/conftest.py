@@ -24,6 +24,22 @@ def writer_key(settings) -> str:
 
 
 @pytest.fixture
+def reader_key(settings) -> str:
+    """A key with only the templates:read scope (what template reads and renders need)."""
+    key = "test-templates-reader-key"
+    common = dict(settings.NOTIFICATION_COMMON)
+    common["BOOTSTRAP_API_KEYS"] = {**common["BOOTSTRAP_API_KEYS"], key: ["templates:read"]}
+    settings.NOTIFICATION_COMMON = common
+    return key
+
+
+@pytest.fixture
+def reader_client(api_client, reader_key):
+    api_client.credentials(HTTP_X_API_KEY=reader_key)
+    return api_client
+
+
+@pytest.fixture
 def internal_client(api_client, internal_key):
     api_client.credentials(HTTP_X_API_KEY=internal_key)
     return api_client

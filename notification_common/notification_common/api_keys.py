@@ -40,9 +40,10 @@ class Scope:
 
     INTERNAL = "internal"
     NOTIFICATIONS_SEND = "notifications:send"
+    TEMPLATES_READ = "templates:read"
     TEMPLATES_WRITE = "templates:write"
 
-    ALL = (INTERNAL, NOTIFICATIONS_SEND, TEMPLATES_WRITE)
+    ALL = (INTERNAL, NOTIFICATIONS_SEND, TEMPLATES_READ, TEMPLATES_WRITE)
 
 
 @dataclass(frozen=True)

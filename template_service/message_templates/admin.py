@@ -41,10 +41,28 @@ class TemplateVersionInline(admin.TabularInline):
 
 @admin.register(Template)
 class TemplateAdmin(admin.ModelAdmin):
-    list_display = ("code", "channel", "default_language", "version_count", "is_deleted", "updated_at")
+    list_display = (
+        "code",
+        "channel",
+        "default_language",
+        "version_count",
+        "user_triggerable",
+        "is_deleted",
+        "updated_at",
+    )
     list_filter = ("channel", "is_deleted", "default_language")
     search_fields = ("code", "description")
-    fields = ("id", "code", "channel", "default_language", "description", "is_deleted", "deleted_at", "created_at")
+    fields = (
+        "id",
+        "code",
+        "channel",
+        "default_language",
+        "description",
+        "user_triggerable",
+        "is_deleted",
+        "deleted_at",
+        "created_at",
+    )
     readonly_fields = ("id", "code", "channel", "default_language", "is_deleted", "deleted_at", "created_at")
     inlines = [TemplateVersionInline]
     actions = ["soft_delete"]
@@ -63,8 +81,12 @@ class TemplateAdmin(admin.ModelAdmin):
         return False  # soft delete only, through the action
 
     def save_model(self, request, obj, form, change):
-        # Only the description is editable here.
-        services.template_description_update(template=obj, description=form.cleaned_data["description"])
+        # Only what is not versioned is editable here.
+        services.template_update(
+            template=obj,
+            description=form.cleaned_data["description"],
+            user_triggerable=form.cleaned_data["user_triggerable"],
+        )
 
     def get_actions(self, request):
         actions = super().get_actions(request)

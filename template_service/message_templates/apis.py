@@ -1,13 +1,14 @@
 """Thin views: validate the request shape, call a selector or service, serialize the answer.
 
-Reads and substitution accept any authenticated caller (user token or API key); writes
-need an API key with ``templates:write`` or ``internal``.
+Reads and substitution need an API key with ``templates:read`` (or ``templates:write`` or
+``internal``): template texts are the platform's, not every end user's. Writes need
+``templates:write`` or ``internal``.
 """
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.views import APIView
 
 from message_templates import selectors, services
@@ -20,14 +21,15 @@ from notification_common.pagination import paginate
 from notification_common.validation import SingleLineTextValidator
 
 CanWriteTemplates = HasScope.of(Scope.TEMPLATES_WRITE, Scope.INTERNAL)
+CanReadTemplates = HasScope.of(Scope.TEMPLATES_READ, Scope.TEMPLATES_WRITE, Scope.INTERNAL)
 
 
-class ReadsForCallersWritesForTemplateKeys(BasePermission):
-    message = "Changing templates needs an API key with the templates:write or internal scope."
+class ReadsForTemplateReadersWritesForTemplateWriters(BasePermission):
+    message = "Templates need an API key with the templates:read scope to read, templates:write to change."
 
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
-            return bool(getattr(request.user, "is_authenticated", False))
+            return CanReadTemplates().has_permission(request, view)
         return CanWriteTemplates().has_permission(request, view)
 
 
@@ -108,14 +110,24 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Template
-        fields = ["id", "code", "channel", "default_language", "description", "languages", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "code",
+            "channel",
+            "default_language",
+            "description",
+            "user_triggerable",
+            "languages",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_languages(self, template) -> dict[str, int]:
         return selectors.active_languages(template)
 
 
 class TemplateListCreateApi(APIView):
-    permission_classes = [ReadsForCallersWritesForTemplateKeys]
+    permission_classes = [ReadsForTemplateReadersWritesForTemplateWriters]
 
     @extend_schema_serializer(component_name="TemplateListFilter")
     class FilterSerializer(serializers.Serializer):
@@ -129,6 +141,7 @@ class TemplateListCreateApi(APIView):
         channel = serializers.ChoiceField(choices=Channel.choices)
         default_language = LanguageField(required=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        user_triggerable = serializers.BooleanField(required=False, default=False)
         versions = VersionContentInputSerializer(many=True, allow_empty=False)
 
     @extend_schema_serializer(component_name="TemplateCreateOutput")
@@ -162,8 +175,8 @@ class TemplateListCreateApi(APIView):
         return ok(self.OutputSerializer(template).data, message="Template created.", status=201)
 
 
-class TemplateRetrieveDeleteApi(APIView):
-    permission_classes = [ReadsForCallersWritesForTemplateKeys]
+class TemplateDetailApi(APIView):
+    permission_classes = [ReadsForTemplateReadersWritesForTemplateWriters]
 
     @extend_schema_serializer(component_name="TemplateRetrieveFilter")
     class FilterSerializer(serializers.Serializer):
@@ -200,6 +213,29 @@ class TemplateRetrieveDeleteApi(APIView):
         template.language = language
         return ok(self.OutputSerializer(template).data)
 
+    @extend_schema_serializer(component_name="TemplateUpdateInput")
+    class UpdateInputSerializer(serializers.Serializer):
+        description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        user_triggerable = serializers.BooleanField(required=False)
+
+        def validate(self, attrs):
+            if not attrs:
+                raise serializers.ValidationError("Give description and/or user_triggerable.")
+            return attrs
+
+    @extend_schema(
+        request=UpdateInputSerializer,
+        responses=TemplateOutputSerializer,
+        summary="Change a template's description or whether user tokens may trigger it",
+    )
+    def patch(self, request, code: str):
+        serializer = self.UpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        template = services.template_update(template=selectors.template_get(code=code), **serializer.validated_data)
+        return ok(
+            TemplateOutputSerializer(selectors.template_get(code=template.code)).data, message="Template updated."
+        )
+
     @extend_schema(responses=TemplateOutputSerializer, summary="Soft-delete a template")
     def delete(self, request, code: str):
         template = services.template_delete(template=selectors.template_get(code=code))
@@ -210,7 +246,7 @@ class TemplateRetrieveDeleteApi(APIView):
 
 
 class TemplateVersionListCreateApi(APIView):
-    permission_classes = [ReadsForCallersWritesForTemplateKeys]
+    permission_classes = [ReadsForTemplateReadersWritesForTemplateWriters]
 
     @extend_schema_serializer(component_name="TemplateVersionListFilter")
     class FilterSerializer(serializers.Serializer):
@@ -305,7 +341,7 @@ class SubstituteOutputSerializer(serializers.Serializer):
 
 
 class TemplateSubstituteApi(APIView):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [CanReadTemplates]
 
     @extend_schema_serializer(component_name="TemplateSubstituteInput")
     class InputSerializer(serializers.Serializer):

@@ -29,6 +29,9 @@ class Template(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     default_language = models.CharField(max_length=35)
     description = models.TextField(blank=True, default="")
+    # Whether a user token may trigger this template (to its own user only). Off by default:
+    # open registration must not let strangers send our branded emails with their variables.
+    user_triggerable = models.BooleanField(default=False)
     is_deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

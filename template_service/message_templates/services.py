@@ -114,7 +114,13 @@ def version_content_check(*, channel: str, content: dict) -> tuple[dict, list[st
 
 @transaction.atomic
 def template_create(
-    *, code: str, channel: str, versions: list[dict], default_language: str | None = None, description: str = ""
+    *,
+    code: str,
+    channel: str,
+    versions: list[dict],
+    default_language: str | None = None,
+    description: str = "",
+    user_triggerable: bool = False,
 ) -> Template:
     """A template with version 1 of each given language, all active."""
     errors: dict = {}
@@ -160,7 +166,11 @@ def template_create(
     try:
         with transaction.atomic():
             template = Template.objects.create(
-                code=code, channel=channel, default_language=default, description=description or ""
+                code=code,
+                channel=channel,
+                default_language=default,
+                description=description or "",
+                user_triggerable=bool(user_triggerable),
             )
     except IntegrityError as exc:  # a concurrent create of the same code won
         raise TemplateExists(code) from exc
@@ -241,10 +251,20 @@ def template_delete(*, template: Template) -> Template:
 
 
 @transaction.atomic
-def template_description_update(*, template: Template, description: str) -> Template:
+def template_update(
+    *, template: Template, description: str | None = None, user_triggerable: bool | None = None
+) -> Template:
+    """Change what is not versioned: the description and whether user tokens may trigger it."""
     template = _lock_live(template)
-    template.description = description
-    template.save(update_fields=["description", "updated_at"])
+    fields = []
+    if description is not None:
+        template.description = description
+        fields.append("description")
+    if user_triggerable is not None:
+        template.user_triggerable = user_triggerable
+        fields.append("user_triggerable")
+    if fields:
+        template.save(update_fields=[*fields, "updated_at"])
     return template
 
 

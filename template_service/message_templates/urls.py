@@ -7,7 +7,7 @@ urlpatterns = [
     path("templates/", apis.TemplateListCreateApi.as_view(), name="template-list"),
     path("templates/substitute/", apis.TemplateSubstituteApi.as_view(), name="template-substitute"),
     path("templates/stats/", apis.TemplateStatsApi.as_view(), name="template-stats"),
-    path("templates/<str:code>/", apis.TemplateRetrieveDeleteApi.as_view(), name="template-detail"),
+    path("templates/<str:code>/", apis.TemplateDetailApi.as_view(), name="template-detail"),
     path("templates/<str:code>/active/", apis.TemplateActiveVersionApi.as_view(), name="template-active-version"),
     path("templates/<str:code>/versions/", apis.TemplateVersionListCreateApi.as_view(), name="template-versions"),
     path(

@@ -226,3 +226,22 @@ def test_create_with_a_templates_write_key_succeeds(api_client, writer_key):
 
     assert_envelope(api_client.post(URL, email_body(), format="json"), status=201)
     assert TemplateVersion.objects.count() == 2
+
+
+def test_create_can_mark_a_template_user_triggerable(internal_client):
+    response = internal_client.post(URL, email_body(user_triggerable=True), format="json")
+
+    assert assert_envelope(response, status=201)["data"]["user_triggerable"] is True
+    assert Template.objects.get(code="welcome").user_triggerable is True
+
+
+def test_a_created_template_is_not_user_triggerable_by_default(internal_client):
+    response = internal_client.post(URL, email_body(), format="json")
+
+    assert assert_envelope(response, status=201)["data"]["user_triggerable"] is False
+
+
+def test_user_triggerable_must_be_a_boolean(internal_client):
+    response = internal_client.post(URL, email_body(user_triggerable="sure"), format="json")
+
+    assert "user_triggerable" in assert_envelope(response, status=400, error="validation_error")["data"]

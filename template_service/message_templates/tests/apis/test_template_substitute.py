@@ -218,17 +218,24 @@ def test_substitute_route_is_not_shadowed_by_a_template_code(internal_client):
     assert_envelope(substitute(internal_client), status=200)
 
 
-def test_substitute_with_a_user_token_succeeds(user_client):
+def test_substitute_with_a_reading_key_succeeds(reader_client):
     EmailTemplateFactory(code="welcome")
 
-    assert_envelope(substitute(user_client), status=200)
+    assert_envelope(substitute(reader_client), status=200)
 
 
-def test_substitute_with_a_sender_key_succeeds(api_client, sender_key):
+def test_substitute_with_a_user_token_is_403(user_client):
+    """A user token could otherwise render any template with any variables."""
+    EmailTemplateFactory(code="welcome")
+
+    assert_envelope(substitute(user_client), status=403, error="permission_denied")
+
+
+def test_substitute_with_a_sender_key_is_403(api_client, sender_key):
     EmailTemplateFactory(code="welcome")
     api_client.credentials(HTTP_X_API_KEY=sender_key)
 
-    assert_envelope(substitute(api_client), status=200)
+    assert_envelope(substitute(api_client), status=403, error="permission_denied")
 
 
 def test_substitute_without_credentials_is_401(api_client):

@@ -121,20 +121,20 @@ def test_new_version_with_a_user_token_is_403(user_client):
     assert_envelope(user_client.post(VERSIONS, version_body(), format="json"), status=403, error="permission_denied")
 
 
-def test_history_lists_versions_newest_first_per_language(user_client, internal_client):
+def test_history_lists_versions_newest_first_per_language(reader_client, internal_client):
     EmailTemplateFactory(code="welcome", languages=("en", "pt"))
     internal_client.post(VERSIONS, version_body("en"), format="json")
 
-    body = assert_envelope(user_client.get(VERSIONS), status=200)
+    body = assert_envelope(reader_client.get(VERSIONS), status=200)
 
     assert [(v["language"], v["version"]) for v in body["data"]] == [("en", 2), ("en", 1), ("pt", 1)]
     assert body["meta"]["total"] == 3
 
 
-def test_history_filtered_by_language(user_client):
+def test_history_filtered_by_language(reader_client):
     EmailTemplateFactory(code="welcome", languages=("en", "pt"))
 
-    body = assert_envelope(user_client.get(VERSIONS, {"language": "PT"}), status=200)
+    body = assert_envelope(reader_client.get(VERSIONS, {"language": "PT"}), status=200)
 
     assert [v["language"] for v in body["data"]] == ["pt"]
 
