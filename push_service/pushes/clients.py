@@ -1,9 +1,13 @@
-"""Calls from the push worker to the template and user services (contracts: docs/architecture.md)."""
+"""Calls from the push worker to the template and user services (contracts: docs/architecture.md).
+
+Rendering is local: ``TemplateRenderer`` is a thin adapter over the shared template client
+(``notification_common.template_versions``: the active version per (code, language) kept
+``TEMPLATE_ACTIVE_VERSION_TTL_SECONDS``, compiled versions in an LRU, the platform's one
+renderer), so a personalised push costs no HTTP call.
+"""
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
 import queue
 import random
@@ -13,20 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from notification_common.exceptions import DependencyUnavailable
-from notification_common.http_client import envelope_data
-from notification_common.service_clients import template_client, user_client
+from notification_common.service_clients import user_client
+from notification_common.template_versions import TEMPLATE_INVALID, TemplateRenderError, TemplateVersions
 
-from .constants import (
-    ERROR_MISSING_VARIABLES,
-    ERROR_TEMPLATE_NOT_FOUND,
-    ERROR_TEMPLATE_REJECTED,
-    ERROR_TEMPLATE_UNAVAILABLE,
-)
+from .constants import ERROR_MISSING_VARIABLES, ERROR_TEMPLATE_REJECTED
 
 logger = logging.getLogger(__name__)
 
-SUBSTITUTE_PATH = "/api/v1/templates/substitute/"
 DEACTIVATE_DEVICE_PATH = "/api/v1/devices/deactivate/"
+TEMPLATE_CHANNEL = "push"
 
 
 class RenderError(Exception):
@@ -48,106 +47,39 @@ class RenderedPush:
     language: str
 
 
-def _retry_after(response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.strip().isdigit() else None
+def _render_error(error: TemplateRenderError) -> RenderError:
+    if error.code == ERROR_MISSING_VARIABLES:
+        return RenderError(error.code, f"missing variables: {', '.join(error.missing)}", permanent=True)
+    code = ERROR_TEMPLATE_REJECTED if error.code == TEMPLATE_INVALID else error.code
+    return RenderError(code, error.detail, permanent=error.permanent, retry_after=error.retry_after)
 
 
 class TemplateRenderer:
-    """Renders push templates through the template service's substitute endpoint.
+    """Renders push templates locally from their active (or pinned) version; thread-safe."""
 
-    Renders of a pinned version are cached in-process: versions are immutable, so the same
-    (template, language, version, variables) always renders the same push. Without a version
-    the template service decides (the active version may change), so those calls are not cached.
-    """
-
-    def __init__(self, *, client=None, cache_size: int = 1024):
-        self._client = client
-        self.cache_size = cache_size
-        self._cache: collections.OrderedDict[tuple, RenderedPush] = collections.OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, *, versions: TemplateVersions | None = None, client=None, cache_size: int = 1024, **options):
+        self.versions = versions or TemplateVersions(client=client, cache_size=cache_size, **options)
 
     @property
     def client(self):
-        return self._client or template_client()
-
-    @staticmethod
-    def _key(template_code: str, language: str, version: int, variables: dict) -> tuple:
-        return (template_code, language, version, json.dumps(variables, sort_keys=True, default=str))
-
-    def _cached(self, key: tuple) -> RenderedPush | None:
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-            return hit
-
-    def _remember(self, key: tuple, rendered: RenderedPush) -> None:
-        if self.cache_size <= 0:
-            return
-        with self._lock:
-            self._cache[key] = rendered
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        """The template service client (its circuit breaker pauses the consumer)."""
+        return self.versions.client
 
     def render(self, *, template_code: str, language: str, variables: dict, version: int | None = None) -> RenderedPush:
-        if version is not None:
-            hit = self._cached(self._key(template_code, language, version, variables))
-            if hit is not None:
-                return hit
-        request = {"template_code": template_code, "variables": variables}
-        if language:
-            request["language"] = language
-        if version is not None:
-            request["version"] = version
         try:
-            response = self.client.post(SUBSTITUTE_PATH, json=request, retry=True)
-        except DependencyUnavailable as exc:
-            raise RenderError(ERROR_TEMPLATE_UNAVAILABLE, exc.message, permanent=False) from exc
-        data = envelope_data(response)
-        if response.status_code == 404:
-            raise RenderError(ERROR_TEMPLATE_NOT_FOUND, f"template {template_code!r} not found", permanent=True)
-        if response.status_code == 422:
-            missing = (data or {}).get("missing") if isinstance(data, dict) else None
-            detail = f"missing variables: {', '.join(map(str, missing))}" if missing else _message(response)
-            raise RenderError(ERROR_MISSING_VARIABLES, detail, permanent=True)
-        if response.status_code == 400:
-            raise RenderError(ERROR_TEMPLATE_REJECTED, _message(response), permanent=True)
-        if response.status_code >= 400:
-            # 401/403 (our key) and 429 get better with time, not by giving up on the push.
-            raise RenderError(
-                ERROR_TEMPLATE_UNAVAILABLE,
-                f"template service answered {response.status_code}: {_message(response)}",
-                permanent=False,
-                retry_after=_retry_after(response),
+            rendered = self.versions.render(
+                template_code, language, variables, version=version, channel=TEMPLATE_CHANNEL
             )
-        if not isinstance(data, dict):
-            raise RenderError(ERROR_TEMPLATE_UNAVAILABLE, "template service answered without data", permanent=False)
-        if data.get("channel") not in (None, "push"):
-            raise RenderError(
-                ERROR_TEMPLATE_REJECTED, f"template {template_code!r} is a {data['channel']} template", permanent=True
-            )
-        resolved = data.get("version")
-        rendered = RenderedPush(
-            title=data.get("title"),
-            body=data.get("body"),
-            image_url=data.get("image_url"),
-            data=data.get("data"),
-            version=resolved if isinstance(resolved, int) else None,
-            language=str(data.get("language") or language)[:16],
+        except TemplateRenderError as error:
+            raise _render_error(error) from error
+        return RenderedPush(
+            title=rendered["title"],
+            body=rendered["body"],
+            image_url=rendered["image_url"],
+            data=rendered["data"],
+            version=rendered["version"],
+            language=rendered["language"][:16],
         )
-        if rendered.version is not None:
-            self._remember(self._key(template_code, language, rendered.version, variables), rendered)
-        return rendered
-
-
-def _message(response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200]
-    return str(body.get("message") or body.get("error") or "")[:200] if isinstance(body, dict) else ""
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ class TemplateServiceStub:
     event is set; ``delay_seconds`` slows every fetch.
     """
 
-    def __init__(self, server: StubHTTPServer, *, default_language: str = "en"):
+    def __init__(self, server: StubHTTPServer, *, channel: str = "email", default_language: str = "en"):
         self.server = server
+        self.channel = channel  # of the templates added without one
         self.default_language = default_language
         self.templates: dict[str, dict[str, dict]] = {}
         self.template_ids: dict[str, str] = {}
@@ -38,9 +39,10 @@ class TemplateServiceStub:
         self._holds: list[tuple] = []
         self._lock = threading.Lock()
 
-    def add(self, code: str, language: str = "en", *, version: int = 1, channel: str = "email", **fields) -> None:
+    def add(self, code: str, language: str = "en", *, version: int = 1, channel: str | None = None, **fields) -> None:
         """Add (or replace: a new active version) the version of ``code`` in ``language``."""
-        self.templates.setdefault(code, {})[language] = {"version": version, "channel": channel, **fields}
+        version_fields = {"version": version, "channel": channel or self.channel, **fields}
+        self.templates.setdefault(code, {})[language] = version_fields
         self.template_ids.setdefault(code, str(uuid.uuid4()))
         self.server.route("GET", ACTIVE_VERSION_PATH.format(code=code), self.answer)
 
@@ -88,7 +90,7 @@ class TemplateServiceStub:
         version = languages[used]
         if "version" in params and int(params["version"]) != version["version"]:
             return 404, _envelope(error="version_not_found", message="No such version.")
-        channel = version.get("channel", "email")
+        channel = version["channel"]
         fields = {field: version.get(field) or "" for field in CHANNEL_FIELDS[channel]}
         if channel == "push":
             fields["data"] = dict(version.get("data") or {})

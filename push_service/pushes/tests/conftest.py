@@ -9,7 +9,6 @@ the e2e suite runs the real ones.
 from __future__ import annotations
 
 import itertools
-import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -22,17 +21,16 @@ from notification_common.service_clients import reset_clients
 from notification_common.status_reports import StatusReporter
 from notification_common.testing.http import StubHTTPServer
 from notification_common.testing.rabbit import drain
+from notification_common.testing.templates import TemplateServiceStub
 from pushes.clients import DeviceDeactivator, TemplateRenderer
 from pushes.consumers import PushConsumer
 from pushes.fcm import PushService
 from pushes.services import DeliveryDependencies, push_deactivations_mark_done, push_reports_mark_sent
 
-SUBSTITUTE_PATH = "/api/v1/templates/substitute/"
 STATUS_PATH = "/api/v1/push/status/"
 DEACTIVATE_PATH = "/api/v1/devices/deactivate/"
 # The push suite's own vhost: other services' suites purge the shared test vhost's queues,
 # which must not happen under a push test that is waiting for its retry.
-_PLACEHOLDER = re.compile(r"{{\s*(\w+)\s*}}")
 _app_names = itertools.count()
 
 WELCOME = {"title": "Hi {{ name }}", "body": "Welcome aboard, {{ name }}!", "data": {"screen": "home"}}
@@ -42,49 +40,11 @@ def _envelope(data=None, *, error=None, message="") -> dict:
     return {"success": error is None, "data": data, "error": error, "message": message, "meta": None}
 
 
-class TemplateServiceStub:
-    """``POST /api/v1/templates/substitute/`` as the template service answers it."""
-
-    def __init__(self, server: StubHTTPServer):
-        self.server = server
-        self.templates: dict[str, dict] = {"welcome": {"version": 3, "channel": "push", **WELCOME}}
-        server.route("POST", SUBSTITUTE_PATH, self._substitute)
-
-    def add(self, code: str, *, version: int = 1, channel: str = "push", **fields) -> None:
-        self.templates[code] = {"version": version, "channel": channel, **fields}
-
-    @property
-    def calls(self) -> list[dict]:
-        return self.server.requests_to("POST", SUBSTITUTE_PATH)
-
-    def _substitute(self, request: dict):
-        body = request["json"] or {}
-        template = self.templates.get(body.get("template_code"))
-        if template is None or body.get("version") not in (None, template["version"]):
-            return 404, _envelope(error="template_not_found", message="No such template.")
-        variables = body.get("variables") or {}
-        texts = {k: template.get(k) for k in ("title", "body")}
-        used = {name for text in texts.values() if isinstance(text, str) for name in _PLACEHOLDER.findall(text)}
-        missing = sorted(used - set(variables))
-        if missing:
-            return 422, _envelope({"missing": missing}, error="missing_variables", message="Missing variables.")
-        rendered = {
-            k: _PLACEHOLDER.sub(lambda m: str(variables[m.group(1)]), v) if isinstance(v, str) else v
-            for k, v in texts.items()
-        }
-        language = body.get("language") or "en"
-        return 200, _envelope(
-            {
-                "template_code": body["template_code"],
-                "channel": template["channel"],
-                "language": language,
-                "requested_language": language,
-                "version": template["version"],
-                "image_url": template.get("image_url"),
-                "data": template.get("data", {}),
-                **rendered,
-            }
-        )
+def push_template_service(server: StubHTTPServer) -> TemplateServiceStub:
+    """The template service's active-version endpoint with ``welcome`` (push, en, version 3)."""
+    stub = TemplateServiceStub(server, channel="push")
+    stub.add("welcome", "en", version=3, **WELCOME)
+    return stub
 
 
 class UserServiceStub:
@@ -156,7 +116,7 @@ def stubs(settings):
     settings.TEMPLATE_SERVICE_URL = templates.url
     settings.USER_SERVICE_URL = users.url
     reset_clients()
-    yield TemplateServiceStub(templates), UserServiceStub(users)
+    yield push_template_service(templates), UserServiceStub(users)
     reset_clients()
     for server in (templates, users):
         server.close()

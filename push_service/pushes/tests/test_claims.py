@@ -23,7 +23,7 @@ from pushes.fcm import PushService
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.services import DeliveryDependencies, push_mark_failed
 
-from .conftest import SUBSTITUTE_PATH, push_message, wait_until
+from .conftest import push_message, wait_until
 from .factories import PushNotificationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -150,15 +150,7 @@ def test_worker_stalled_past_its_lease_sends_nothing_once_another_took_over(
 ):
     # Given worker A whose render stalls longer than its lease
     deps.lease_seconds = SHORT_LEASE
-    release = threading.Event()
-    answer = template_service._substitute
-
-    def stall_first(request):
-        if len(template_service.calls) == 1:
-            release.wait(10)
-        return answer(request)
-
-    template_service.server.route("POST", SUBSTITUTE_PATH, stall_first)
+    release = template_service.hold(lambda code: len(template_service.calls) == 1)
     message = push_message(tokens=["tok-a"])
     publish(message)
     first = make_consumer(prefetch_count=1, batch_size=1)
