@@ -146,12 +146,15 @@ def email_claim_renew(*, claim: BatchClaim) -> set:
     meta = EmailNotification._meta
     quote = connection.ops.quote_name
     lease_end = timezone.now() + timedelta(seconds=claim.lease_seconds)
+    pk = quote(meta.pk.column)
+    # By primary key (the batch's rows), so the statement never scans the table.
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {quote('lease_expires_at')} = %s"
-        f" WHERE {quote('claim_token')} = %s AND {quote('status')} = %s RETURNING {quote(meta.pk.column)}"
+        f" WHERE {pk} = ANY(%s) AND {quote('claim_token')} = %s AND {quote('status')} = %s RETURNING {pk}"
     )
+    pks = [row.pk for row in claim.claimed.values()]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [lease_end, claim.token, DeliveryStatus.SENDING])
+        cursor.execute(sql, [lease_end, pks, claim.token, DeliveryStatus.SENDING])
         return {row[0] for row in cursor.fetchall()}
 
 

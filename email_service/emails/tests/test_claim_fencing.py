@@ -14,6 +14,7 @@ from emails.constants import AttemptOutcome, DeliveryStatus
 from emails.exceptions import DeliveryFailure
 from emails.messages import parse_email_request
 from emails.models import EmailNotification
+from emails.sending import EmailService
 from emails.services import (
     AttemptRecord,
     email_batch_claim,
@@ -21,7 +22,7 @@ from emails.services import (
     email_claim_renew,
     email_mark_failed,
 )
-from emails.tests.conftest import SUBSTITUTE_PATH, email_message, run_in_thread, wait_until
+from emails.tests.conftest import STATUS_PATH, email_message, run_in_thread, wait_until
 from emails.tests.factories import DeliveredEmailFactory, EmailNotificationFactory
 from notification_common.rabbitmq import FAILED_QUEUE
 from notification_common.testing.rabbit import drain
@@ -40,18 +41,24 @@ def _row(notification_id) -> EmailNotification:
     return EmailNotification.objects.get(notification_id=notification_id)
 
 
-def _stall_renders(template_service, *, when) -> threading.Event:
-    """Make the template service hold every render for which ``when(request_json)`` is true
-    until the returned event is set (then it answers normally)."""
+def _stall_template_calls(template_service, *, when) -> threading.Event:
+    """Make the template service hold every call for which ``when(request)`` is true until
+    the returned event is set (then it answers normally). Wraps whatever routes the stub
+    serves, so it does not depend on which template endpoint the renderer uses."""
     release = threading.Event()
-    answer = template_service._substitute
+    server = template_service.server
 
-    def stalling(request):
-        if when(request["json"] or {}):
-            release.wait(10)
-        return answer(request)
+    def stalling(answer):
+        def handle(request):
+            if when(request):
+                release.wait(10)
+            return answer(request)
 
-    template_service.server.route("POST", SUBSTITUTE_PATH, stalling)
+        return handle
+
+    for key, answer in list(server.routes.items()):
+        if key != ("POST", STATUS_PATH):
+            server.routes[key] = stalling(answer)
     return release
 
 
@@ -105,7 +112,7 @@ def test_template_service_stalling_past_the_lease_sends_the_email_once(
     make_consumer, publish_email, smtp_server, template_service, rabbit_channel
 ):
     # Given consumer A holding a message whose render stalls longer than A's lease
-    release = _stall_renders(template_service, when=lambda body: len(template_service.calls) == 1)
+    release = _stall_template_calls(template_service, when=lambda request: len(template_service.calls) == 1)
     body = publish_email()
     first = make_consumer(lease_seconds=SHORT_LEASE, prefetch_count=1, batch_size=1)
     thread = run_in_thread(first, max_messages=1, idle_timeout=10)
@@ -131,34 +138,45 @@ def test_template_service_stalling_past_the_lease_sends_the_email_once(
     assert drain(rabbit_channel, FAILED_QUEUE) == []
 
 
-def test_email_sent_before_a_stall_is_not_sent_again_by_a_redelivered_copy(
-    make_consumer, publish_email, smtp_server, template_service
-):
-    # Given consumer A with a batch of two: the first email goes out, the second's render
-    # stalls longer than the lease
-    release = _stall_renders(template_service, when=lambda body: body.get("variables", {}).get("name") == "Stall")
-    sent = publish_email()
-    stalled = publish_email(variables={"name": "Stall", "link": "https://example.com"})
-    first = make_consumer(lease_seconds=SHORT_LEASE, prefetch_count=2, batch_size=2)
+class _SMTPStallingAfterFirstSend(EmailService):
+    """The real SMTP sender, stalled (failure injected at the SMTP boundary) before every send
+    after the first one until ``release`` is set."""
+
+    release: threading.Event
+    sends = 0
+
+    def send(self, request, rendered):
+        if self.sends:
+            self.release.wait(10)
+        self.sends += 1
+        return super().send(request, rendered)
+
+
+def test_email_sent_before_a_stall_is_not_sent_again_by_a_redelivered_copy(make_consumer, publish_email, smtp_server):
+    # Given consumer A with a batch of two: the first email goes out, then A stalls longer
+    # than the lease before the second
+    sender = _SMTPStallingAfterFirstSend.from_settings()
+    sender.release = threading.Event()
+    bodies = {body["notification_id"]: body for body in (publish_email(), publish_email())}
+    first = make_consumer(lease_seconds=SHORT_LEASE, prefetch_count=2, batch_size=2, sender=sender)
     thread = run_in_thread(first, max_messages=2, idle_timeout=10)
     try:
-        smtp_server.wait_for(1)
+        [sent] = smtp_server.wait_for(1)
         first_sent_at = timezone.now()
         wait_until(lambda: timezone.now() > first_sent_at + timedelta(seconds=SHORT_LEASE))
 
-        # When a redelivered copy of the first message reaches a second consumer
-        publish_email(sent)
+        # When a redelivered copy of the email already sent reaches a second consumer
+        publish_email(bodies[sent.notification_id])
         make_consumer(lease_seconds=SHORT_LEASE).run(max_messages=1, idle_timeout=5)
     finally:
-        release.set()
+        sender.release.set()
         thread.join(10)
     assert not thread.is_alive()
 
     # Then each email left once
-    assert len(smtp_server.find(notification_id=sent["notification_id"])) == 1
-    assert len(smtp_server.find(notification_id=stalled["notification_id"])) == 1
-    assert _row(sent["notification_id"]).status == DeliveryStatus.DELIVERED
-    assert _row(stalled["notification_id"]).status == DeliveryStatus.DELIVERED
+    for notification_id in bodies:
+        assert len(smtp_server.find(notification_id=notification_id)) == 1
+        assert _row(notification_id).status == DeliveryStatus.DELIVERED
 
 
 # -- final states never go back ----------------------------------------------------------------
