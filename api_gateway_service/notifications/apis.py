@@ -1,7 +1,6 @@
 """The gateway's HTTP API: accept, read and list notifications; stats and parked outbox rows for admins."""
 
 import json
-import re
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from notification_common.authentication import IsInternal
 from notification_common.envelope import ok
+from notification_common.languages import InvalidLanguage, normalize_language
 from notification_common.pagination import paginate
 from notification_common.request_context import get_request_id
 from notifications.constants import NotificationStatus, NotificationType
@@ -32,7 +32,6 @@ from notifications.services import (
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_MAX_LENGTH = 128
-LANGUAGE_PATTERN = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$")
 
 
 @extend_schema_field(OpenApiTypes.OBJECT)
@@ -59,12 +58,6 @@ class BoundedJSONObjectField(serializers.Field):
 
     def to_representation(self, value):
         return value
-
-
-def _normalize_language(tag: str) -> str:
-    """pt-br, pt_BR -> pt-BR: the form the template service stores."""
-    primary, *rest = tag.replace("_", "-").split("-")
-    return "-".join([primary.lower(), *(part.upper() if len(part) == 2 else part for part in rest)])
 
 
 class NotificationOutputSerializer(serializers.Serializer):
@@ -109,9 +102,12 @@ class NotificationCollectionApi(APIView):
             return value
 
         def validate_language(self, value):
-            if not LANGUAGE_PATTERN.match(value):
-                raise serializers.ValidationError("Must be a language tag such as en or pt-BR.")
-            return _normalize_language(value)
+            # The platform's one normaliser (zh-hant-tw -> zh-Hant-TW): the idempotency
+            # fingerprint and the template service's lookups see one spelling per language.
+            try:
+                return normalize_language(value)
+            except InvalidLanguage as exc:
+                raise serializers.ValidationError("Must be a language tag such as en or pt-BR.") from exc
 
         def validate(self, attrs):
             header = self.context.get("idempotency_header")
