@@ -24,6 +24,8 @@ globals().update(
 # --- the gateway's own settings (docs/api_gateway.md) ---
 # How long a user fetched from the user service is reused from Redis.
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 30)
+# How long whether a template may be triggered by user tokens is cached (template service).
+TEMPLATE_CACHE_SECONDS = env_int("TEMPLATE_CACHE_SECONDS", 60)
 # Sends allowed per window: per API key, and per user token (a user may only notify itself).
 RATE_LIMIT_PER_KEY = env_int("RATE_LIMIT_PER_KEY", 20000)
 RATE_LIMIT_PER_USER = env_int("RATE_LIMIT_PER_USER", 60)

@@ -1,12 +1,15 @@
-"""Calls from the gateway to the user service (contracts in docs/architecture.md).
+"""Calls from the gateway to the user and template services (contracts in docs/architecture.md).
 
 Users are cached in Redis for ``USER_CACHE_SECONDS``: a burst of sends to one user costs
-one call. A failing cache only makes the call slower, never the request fail.
+one call. Whether a template may be triggered by user tokens is cached for
+``TEMPLATE_CACHE_SECONDS`` (only user-token sends ask). A failing cache only makes the call
+slower, never the request fail.
 """
 
 import json
 import logging
 import random
+from urllib.parse import quote
 
 import redis
 from django.conf import settings
@@ -14,7 +17,7 @@ from django.conf import settings
 from notification_common.exceptions import ApplicationError, DependencyUnavailable
 from notification_common.http_client import envelope_data
 from notification_common.redis_client import get_redis
-from notification_common.service_clients import user_client
+from notification_common.service_clients import template_client, user_client
 from notification_common.user_snapshots import user_snapshot_key
 from notifications.constants import GatewayErrorCode
 
@@ -71,3 +74,34 @@ def notification_status_get(*, notification_id: str) -> dict | None:
     if not isinstance(data, dict):
         raise _unexpected(response, "a status lookup")
     return data
+
+
+_TEMPLATE_KEY = "gateway:template-triggerable:v1:{code}"
+
+
+def template_user_triggerable(*, template_code: str) -> bool:
+    """Whether user tokens may trigger ``template_code`` (False for an unknown template)."""
+    key = _TEMPLATE_KEY.format(code=template_code)
+    try:
+        cached = get_redis().get(key)
+    except redis.RedisError:
+        cached = None
+        logger.warning("template cache unavailable; asking the template service")
+    if cached is not None:
+        return cached == b"1"
+    response = template_client().get(f"/api/v1/templates/{quote(template_code, safe='')}/")
+    if response.status_code == 404:
+        triggerable = False
+    else:
+        data = envelope_data(response) if response.status_code == 200 else None
+        if not isinstance(data, dict):
+            logger.error("template service answered %s to a template lookup", response.status_code)
+            raise DependencyUnavailable(
+                "template_service", f"template_service answered {response.status_code}; try again later."
+            )
+        triggerable = data.get("user_triggerable") is True
+    try:
+        get_redis().set(key, "1" if triggerable else "0", ex=settings.TEMPLATE_CACHE_SECONDS)
+    except redis.RedisError:
+        logger.warning("template cache unavailable; answer not cached")
+    return triggerable

@@ -23,6 +23,7 @@ class GatewayErrorCode:
     DEPENDENCY_UNAVAILABLE = ErrorCode.DEPENDENCY_UNAVAILABLE
     USER_NOT_FOUND = "user_not_found"
     USER_INACTIVE = "user_inactive"
+    TEMPLATE_NOT_USER_TRIGGERABLE = "template_not_user_triggerable"
 
 
 class OutboxErrorCode:

@@ -23,7 +23,7 @@ from notification_common import ratelimit
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError, DependencyUnavailable, NotFound
 from notification_common.rabbitmq import PublishError, PublishRejected, get_publisher
-from notifications.clients import notification_status_get, user_get
+from notifications.clients import notification_status_get, template_user_triggerable, user_get
 from notifications.constants import (
     MESSAGE_SCHEMA_VERSION,
     RATE_LIMIT_KEY_PREFIX,
@@ -179,6 +179,14 @@ def notification_accept(
             "A user token may only send notifications to its own user.",
             403,
             data={"user_id": ["Must be the id of the token's user."]},
+        )
+    if sender.is_user and not template_user_triggerable(template_code=template_code):
+        # Open registration must not turn the platform into a relay of our branded emails.
+        raise ApplicationError(
+            GatewayErrorCode.TEMPLATE_NOT_USER_TRIGGERABLE,
+            f"Template '{template_code}' cannot be sent with a user token; send it with an API key.",
+            403,
+            data={"template_code": ["This template is not user-triggerable."]},
         )
     request_hash = notification_request_hash(
         notification_type=notification_type,

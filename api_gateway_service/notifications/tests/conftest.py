@@ -82,12 +82,23 @@ class UserServiceStub:
     def user_lookups(self, user_id) -> list[dict]:
         return self.server.requests_to("GET", self.user_path(user_id))
 
+    def add_template(self, code: str, *, user_triggerable: bool) -> None:
+        """The template service's answer for ``code`` (the same loopback stub serves both)."""
+        self.server.reply(
+            "GET", f"/api/v1/templates/{code}/", 200, {"code": code, "user_triggerable": user_triggerable}
+        )
+
 
 @pytest.fixture
 def user_service(stub_server, settings):
+    """The user service, and the template service with ``welcome`` marked user-triggerable
+    (the template user-token tests send); other codes answer 404 until added."""
     settings.USER_SERVICE_URL = stub_server.url
+    settings.TEMPLATE_SERVICE_URL = stub_server.url
     reset_clients()
-    yield UserServiceStub(stub_server)
+    stub = UserServiceStub(stub_server)
+    stub.add_template("welcome", user_triggerable=True)
+    yield stub
     reset_clients()
 
 
