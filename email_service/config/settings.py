@@ -62,10 +62,11 @@ EMAIL_SMTP_BREAKER_THRESHOLD = env_int("EMAIL_SMTP_BREAKER_THRESHOLD", 5)
 EMAIL_SMTP_BREAKER_RESET_SECONDS = env_float("EMAIL_SMTP_BREAKER_RESET_SECONDS", 30.0)
 EMAIL_DEFAULT_LANGUAGE = env_str("EMAIL_DEFAULT_LANGUAGE", "en")
 
-# Rendering through the template service.
+# Local rendering (notification_common.template_versions): active versions fetched at once
+# by a batch, compiled versions kept. How long an active version is trusted is the shared
+# TEMPLATE_ACTIVE_VERSION_TTL_SECONDS.
 EMAIL_RENDER_CONCURRENCY = env_int("EMAIL_RENDER_CONCURRENCY", 4)
 EMAIL_RENDER_CACHE_SIZE = env_int("EMAIL_RENDER_CACHE_SIZE", 10_000)
-EMAIL_TEMPLATE_VERSION_TTL_SECONDS = env_float("EMAIL_TEMPLATE_VERSION_TTL_SECONDS", 15.0)
 
 # Health: the consumer's heartbeat (Redis) must be this fresh.
 EMAIL_HEARTBEAT_MAX_AGE_SECONDS = env_float("EMAIL_HEARTBEAT_MAX_AGE_SECONDS", 30.0)

@@ -70,7 +70,6 @@ class EmailConsumer(BaseConsumer):
         kwargs.setdefault("batch_size", settings.EMAIL_CONSUMER_BATCH_SIZE)
         super().__init__(url or common_settings.RABBITMQ_URL, **kwargs)
         self.renderer = renderer or TemplateRenderer(
-            version_ttl_seconds=settings.EMAIL_TEMPLATE_VERSION_TTL_SECONDS,
             cache_size=settings.EMAIL_RENDER_CACHE_SIZE,
             concurrency=settings.EMAIL_RENDER_CONCURRENCY,
         )
