@@ -187,37 +187,51 @@ def register_users(platform, count: int) -> list[dict]:
             "preferences": {"email": True, "push": True},
         }
         with httpx.Client(base_url=platform.url("users"), timeout=60) as client:
-            user = helpers.data(client.post("/api/v1/users/", json=body), 201)
+            user = helpers.data(patiently(lambda: client.post("/api/v1/users/", json=body)), 201)
         return {"id": str(user["id"]), "name": body["name"]}
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(one, range(count)))
 
 
+def patiently(call, timeout: float = 120) -> httpx.Response:
+    """Set-up calls on a busy machine: a 503 (e.g. the gateway shedding load), a 429 or no
+    answer is retried after its Retry-After (or 1 s) until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            response = call()
+            if response.status_code not in (429, 503) or time.monotonic() > deadline:
+                return response
+            pause = float(response.headers.get("Retry-After") or 1)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            pause = 1.0
+        time.sleep(min(pause, 5.0))
+
+
 def create_templates(platform) -> dict[str, str]:
     codes = {"email": helpers.unique("chaos-email"), "push": helpers.unique("chaos-push")}
+    versions = {
+        "email": {
+            "subject": "Chaos {{ seq }}",
+            "text_body": "Hello {{ name }}, chaos-seq={{ seq }} run={{ run }}",
+            "html_body": "<p>Hello {{ name }}, chaos-seq={{ seq }}</p>",
+        },
+        "push": {"title": "Chaos {{ seq }}", "body": "Hello {{ name }}, chaos-seq={{ seq }}"},
+    }
     headers = helpers.api_key(platform.internal_key)
-    with httpx.Client(base_url=platform.url("templates"), timeout=30) as client:
-        helpers.create_template(
-            client,
-            headers,
-            code=codes["email"],
-            channel="email",
-            versions={
-                "en": {
-                    "subject": "Chaos {{ seq }}",
-                    "text_body": "Hello {{ name }}, chaos-seq={{ seq }} run={{ run }}",
-                    "html_body": "<p>Hello {{ name }}, chaos-seq={{ seq }}</p>",
-                }
-            },
-        )
-        helpers.create_template(
-            client,
-            headers,
-            code=codes["push"],
-            channel="push",
-            versions={"en": {"title": "Chaos {{ seq }}", "body": "Hello {{ name }}, chaos-seq={{ seq }}"}},
-        )
+    with httpx.Client(base_url=platform.url("templates"), headers=headers, timeout=30) as client:
+        for channel, code in codes.items():
+            body = {
+                "code": code,
+                "channel": channel,
+                "default_language": "en",
+                "description": "created by the chaos suite",
+                "versions": [{"language": "en", **versions[channel]}],
+            }
+            helpers.data(patiently(lambda body=body: client.post("/api/v1/templates/", json=body)), 201)
     return codes
 
 
@@ -240,10 +254,12 @@ def admin_headers(platform) -> dict[str, str]:
 
 
 def _admin_login(platform, username: str) -> dict[str, str]:
-    response = httpx.post(
-        f"{platform.url('admin')}/api/v1/admin/login/",
-        json={"username": username, "password": ADMIN_PASSWORD},
-        timeout=30,
+    response = patiently(
+        lambda: httpx.post(
+            f"{platform.url('admin')}/api/v1/admin/login/",
+            json={"username": username, "password": ADMIN_PASSWORD},
+            timeout=30,
+        )
     )
     return {"Authorization": f"Bearer {helpers.access_token_of(helpers.data(response))}"}
 
@@ -350,7 +366,14 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
             users = register_users(platform, profile.users)
             templates = create_templates(platform)
             admin = admin_headers(platform)
-        except (servers.MissingBinary, launcher.LaunchError, TimeoutError, RuntimeError, httpx.HTTPError) as exc:
+        except (
+            servers.MissingBinary,
+            launcher.LaunchError,
+            TimeoutError,
+            RuntimeError,
+            httpx.HTTPError,
+            AssertionError,  # a set-up call answered something unexpected (helpers.data says what)
+        ) as exc:
             print(f"chaos: could not set up the run: {exc}", file=sys.stderr, flush=True)
             return 2
         admin_user = admin.pop("_username")
