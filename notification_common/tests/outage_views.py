@@ -7,7 +7,9 @@ from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from notification_common.conf import common_settings
 from notification_common.envelope import ok
+from notification_common.rabbitmq import EMAIL_QUEUE, get_publisher
 from notification_common.redis_client import get_redis
 
 
@@ -23,6 +25,14 @@ class RedisApi(APIView):
 
     def get(self, request):
         return ok({"hits": get_redis().incr("outage-probe")})
+
+
+class PublishApi(APIView):
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        get_publisher(common_settings.RABBITMQ_URL).publish(EMAIL_QUEUE, {"probe": True})
+        return ok({"published": True})
 
 
 class BadSqlApi(APIView):
@@ -59,6 +69,7 @@ class DatabaseTouchingMiddleware:
 urlpatterns = [
     path("t/outage/db/", DatabaseApi.as_view()),
     path("t/outage/redis/", RedisApi.as_view()),
+    path("t/outage/publish/", PublishApi.as_view()),
     path("t/outage/bad-sql/", BadSqlApi.as_view()),
     path("t/outage/plain-db/", plain_database_view),
 ]

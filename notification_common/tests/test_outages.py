@@ -88,6 +88,24 @@ def test_a_drf_view_answers_503_while_redis_is_cut_and_200_after(live_server, re
     assert eventually_ok(live_server, "/t/outage/redis/").status_code == 200
 
 
+def test_a_view_publishing_to_the_broker_answers_503_while_rabbitmq_is_cut_and_200_after(
+    live_server, rabbit_channel, rabbitmq_proxy
+):
+    def publish():
+        return requests.post(f"{live_server.url}/t/outage/publish/", timeout=30)
+
+    assert publish().status_code == 200
+
+    rabbitmq_proxy.cut()
+    assert_outage(publish(), "rabbitmq")
+
+    rabbitmq_proxy.restore()
+    deadline = time.monotonic() + 15
+    while (response := publish()).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert response.status_code == 200
+
+
 def test_health_names_the_database_when_it_is_cut(live_server, database_proxy):
     database_proxy.cut()
 

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL, issue_user_token
-from notification_common.testing.tcp_proxy import database_proxy, redis_proxy  # noqa: F401 - fixtures
+from notification_common.testing.tcp_proxy import database_proxy, rabbitmq_proxy, redis_proxy  # noqa: F401
 
 # Each service's tests get their own vhost and Redis database, so suites that run at the
 # same time (developers, parallel CI jobs) never purge or flush each other's state.

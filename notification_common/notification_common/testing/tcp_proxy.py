@@ -3,8 +3,8 @@
 Point a service at the proxy (its database PORT, its Redis URL) and ``cut()`` it: the open
 connections are dropped and new ones refused, so the service sees a real outage of PostgreSQL
 or Redis while the shared servers keep running for everyone else. ``restore()`` brings the
-path back on the same port. Fixtures ``database_proxy`` and ``redis_proxy`` wire a Django
-process to it (import them into a test module or conftest).
+path back on the same port. Fixtures ``database_proxy``, ``redis_proxy`` and
+``rabbitmq_proxy`` wire a Django process to it (loaded by testing/pytest_plugin.py).
 """
 
 from __future__ import annotations
@@ -208,6 +208,30 @@ def redis_proxy() -> Iterator[TcpProxy]:
         get_redis(proxied).connection_pool.disconnect()
         for cache in caches.all(initialized_only=True):
             cache.close()
+        override.disable()
+        common_settings.reload()
+        proxy.close()
+
+
+@pytest.fixture
+def rabbitmq_proxy() -> Iterator[TcpProxy]:
+    """This process's broker (NOTIFICATION_COMMON["RABBITMQ_URL"]) through a proxy."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from notification_common.conf import common_settings
+
+    url = common_settings.RABBITMQ_URL
+    target = urlsplit(url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5672)
+    override = override_settings(
+        NOTIFICATION_COMMON={**settings.NOTIFICATION_COMMON, "RABBITMQ_URL": _url_through(url, proxy)}
+    )
+    override.enable()
+    common_settings.reload()
+    try:
+        yield proxy
+    finally:
         override.disable()
         common_settings.reload()
         proxy.close()
