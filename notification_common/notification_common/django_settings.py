@@ -225,6 +225,8 @@ def service_settings(
             "HTTP_RETRIES": env_int("HTTP_RETRIES", 2),
             "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
             "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 15.0),
+            "CIRCUIT_TRIAL_TIMEOUT_SECONDS": env_float("CIRCUIT_TRIAL_TIMEOUT_SECONDS", 30.0),
+            "OUTAGE_RETRY_AFTER_SECONDS": env_int("OUTAGE_RETRY_AFTER_SECONDS", 5),
             "TEMPLATE_ACTIVE_VERSION_TTL_SECONDS": env_float("TEMPLATE_ACTIVE_VERSION_TTL_SECONDS", 5.0),
             "HEALTH_CHECKS": list(health_checks),
             "HEALTH_EXTRA_CHECKS": list(health_extra_checks),
