@@ -8,16 +8,16 @@ benchmarks run consumers of their own) and runs one consumer in this process (em
 service dev database ``email_db``, migrated). The clock runs from the consumer's start to
 the last SMTP hand-over (``sent_at`` of the last delivery).
 
-Two variable modes:
-* ``distinct``: every message has its own variables, so every render is a call to the
-  template service (the realistic case for personalised emails);
-* ``same``: one set of variables, so renders after the first come from the render cache.
+Two variable modes (the consumer renders locally from the template's active version, so
+both make one template-service call per TEMPLATE_ACTIVE_VERSION_TTL_SECONDS):
+* ``distinct``: every message has its own variables (the realistic case for personalised emails);
+* ``same``: one set of variables.
 
     .venv/bin/python bench/email_throughput.py [--messages 2000] [--batch-size 50] \
         [--modes distinct,same] [--render-concurrency 4]
 
-If the template service cannot be started or has no substitute endpoint, a stub stands in
-for it and the output says so. Rows the run created are deleted at the end.
+If the template service cannot be started or has no substitute endpoint, a stub of its
+active-version endpoint stands in for it and the output says so. Rows the run created are deleted at the end.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ DEFAULT_KEY = "dev-internal-key-change-me"
 BENCH_VHOST_URL = "amqp://guest:guest@127.0.0.1:5672/notifications_bench_email"
 BENCH_REDIS_URL = "redis://127.0.0.1:6379/13"  # keeps the bench's heartbeat out of the dev stack's Redis db
 TARGET_PER_SECOND = 200
+BENCH_TEMPLATE = {
+    "subject": "Your order {{ order_id }}, {{ name }}",
+    "text_body": "Hi {{ name }},\n\nyour order {{ order_id }} has shipped.\nTrack it: {{ link }}\n",
+    "html_body": "<p>Hi {{ name }},</p><p>your order <b>{{ order_id }}</b> has shipped. "
+    "<a href='{{ link }}'>Track it</a></p>",
+}
 
 
 def free_port() -> int:
@@ -126,15 +132,7 @@ def start_template_service(template_code: str) -> tuple[subprocess.Popen | None,
                 "channel": "email",
                 "default_language": "en",
                 "description": "bench/email_throughput.py",
-                "versions": [
-                    {
-                        "language": "en",
-                        "subject": "Your order {{ order_id }}, {{ name }}",
-                        "text_body": "Hi {{ name }},\n\nyour order {{ order_id }} has shipped.\nTrack it: {{ link }}\n",
-                        "html_body": "<p>Hi {{ name }},</p><p>your order <b>{{ order_id }}</b> has shipped. "
-                        "<a href='{{ link }}'>Track it</a></p>",
-                    }
-                ],
+                "versions": [{"language": "en", **BENCH_TEMPLATE}],
             },
             headers,
         )
@@ -280,6 +278,7 @@ def main() -> int:
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
 
     from notification_common.testing.http import StubHTTPServer
+    from notification_common.testing.templates import TemplateServiceStub
     from notification_common.vhosts import ensure_vhost
 
     ensure_vhost(BENCH_VHOST_URL)
@@ -291,7 +290,7 @@ def main() -> int:
     template_stub = None
     if template_process is None:
         template_stub = StubHTTPServer()
-        template_stub.route("POST", "/api/v1/templates/substitute/", _stub_substitute)
+        TemplateServiceStub(template_stub).add(template_code, "en", **BENCH_TEMPLATE)
         template_url = template_stub.url
     try:
         setup_django(smtp_port, template_url, user_stub.url)
@@ -332,27 +331,6 @@ def main() -> int:
     print(f"load average during the run: {load:.1f} (other processes share these CPUs: re-run on a quiet machine)")
     print(f"target >= {TARGET_PER_SECOND} emails/s with every message delivered once: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
-
-
-def _stub_substitute(request: dict):
-    body = request["json"] or {}
-    variables = body.get("variables") or {}
-    return 200, {
-        "success": True,
-        "data": {
-            "template_code": body.get("template_code"),
-            "channel": "email",
-            "language": "en",
-            "requested_language": body.get("language"),
-            "version": 1,
-            "subject": f"Your order {variables.get('order_id')}, {variables.get('name')}",
-            "text_body": f"Hi {variables.get('name')}, your order has shipped: {variables.get('link')}",
-            "html_body": f"<p>Hi {variables.get('name')}, your order has shipped.</p>",
-        },
-        "error": None,
-        "message": "",
-        "meta": None,
-    }
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import httpx
 
 from notification_common.rabbitmq import PUSH_QUEUE, Publisher, connect, declare_topology
 from notification_common.testing.http import StubHTTPServer
+from notification_common.testing.templates import TemplateServiceStub
 from notification_common.vhosts import ensure_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,24 +135,16 @@ def create_push_template(url: str, code: str) -> bool:
     return True
 
 
-def stub_template_service(server: StubHTTPServer) -> None:
-    def substitute(request):
-        variables = request["json"]["variables"]
-        return 200, envelope(
-            {
-                "template_code": request["json"]["template_code"],
-                "channel": "push",
-                "language": "en",
-                "requested_language": "en",
-                "version": 1,
-                "title": f"Order {variables['order']} shipped",
-                "body": f"Hi {variables['name']}, your order {variables['order']} is on its way.",
-                "image_url": None,
-                "data": {"screen": "orders"},
-            }
-        )
-
-    server.route("POST", "/api/v1/templates/substitute/", substitute)
+def stub_template_service(server: StubHTTPServer, code: str) -> None:
+    """The active-version endpoint with the bench's template (the consumer renders it itself)."""
+    stub = TemplateServiceStub(server, channel="push")
+    stub.add(
+        code,
+        "en",
+        title="Order {{ order }} shipped",
+        body="Hi {{ name }}, your order {{ order }} is on its way.",
+        data={"screen": "orders"},
+    )
 
 
 def publish_messages(count: int, devices: int, code: str, run_id: str) -> list[str]:
@@ -271,7 +264,7 @@ def main() -> int:
             templates_note = "a STUB template service (--stub-templates)"
         if template_url is None:
             templates_stub = StubHTTPServer()
-            stub_template_service(templates_stub)
+            stub_template_service(templates_stub, code)
             template_url = templates_stub.url
 
         ids = publish_messages(args.messages, args.devices, code, run_id)
