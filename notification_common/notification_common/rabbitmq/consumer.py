@@ -195,6 +195,9 @@ class ConsumedMessage:
     first_attempt_at: float | None = None
     # Unix time before which a retry is not due (``x-retry-not-before``), or None.
     not_before: float | None = None
+    # Whether a transient failure of this attempt dead-letters it (attempt cap reached or
+    # budget spent), decided once before the handler runs so the handler and the base agree.
+    final_attempt: bool | None = None
 
 
 @dataclass
@@ -248,6 +251,22 @@ def _str_or_none(value) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     return str(value) if value is not None else None
+
+
+def _refresh_thread_database_connections() -> None:
+    """Drop the calling thread's broken or expired Django database connections (a worker has
+    no request cycle to do it); the next query reconnects. Not inside a transaction."""
+    try:
+        from django.conf import settings
+
+        if not settings.configured:
+            return
+        from django.db import close_old_connections, connection
+
+        if not connection.in_atomic_block:
+            close_old_connections()
+    except Exception:  # noqa: BLE001 - the next query reports a real problem
+        logger.debug("could not refresh the database connections", exc_info=True)
 
 
 def _close_thread_database_connections() -> None:
@@ -726,11 +745,14 @@ class BaseConsumer(QueueConsumer):
         return started + self.retry_budget_seconds - now
 
     def is_final_attempt(self, message: ConsumedMessage) -> bool:
-        """True when a transient failure of this attempt would dead-letter the message
-        (attempt cap reached, or budget spent): the handler may record it as final."""
-        if self.max_attempts is not None and message.attempt >= self.max_attempts:
-            return True
-        return self.budget_remaining(message) <= 0
+        """True when a transient failure of this attempt dead-letters the message (attempt cap
+        reached, or the budget spent before the attempt began): the handler may record it as
+        final. Decided once per delivery, so the handler and the settlement always agree; an
+        attempt that outlives the end of the budget is retried once more, at once, as final."""
+        if message.final_attempt is None:
+            capped = self.max_attempts is not None and message.attempt >= self.max_attempts
+            message.final_attempt = capped or self.budget_remaining(message) <= 0
+        return message.final_attempt
 
     def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds before attempt ``attempt + 1``.
@@ -766,7 +788,11 @@ class BaseConsumer(QueueConsumer):
         if not pending:
             return len(batch) - deferred
         messages = [message for _, message in pending]
+        for message in messages:
+            self.is_final_attempt(message)  # fixed now, before the handler looks
         results = self._run_in_worker(self._handle_batch_guarded, messages)
+        # The settle hooks (on_retry, on_dead_letter) may use the database from this thread.
+        _refresh_thread_database_connections()
         # A failure caused by an open circuit is put back without spending an attempt, and
         # never dead-lettered (not even with the budget spent): the call was never made.
         circuit_open = [caused_by_open_circuit(result) for result in results]
@@ -848,7 +874,7 @@ class BaseConsumer(QueueConsumer):
             return
         now = self.clock()
         remaining = self.budget_remaining(message, now)
-        if remaining <= 0:
+        if self.is_final_attempt(message):
             spent = now - message.first_attempt_at if message.first_attempt_at is not None else 0.0
             self._dead_letter(
                 delivery,
@@ -860,7 +886,7 @@ class BaseConsumer(QueueConsumer):
             )
             return
         # Never beyond the budget: the last try happens when it runs out.
-        delay = min(self.retry_delay(message.attempt, getattr(result, "retry_after", None)), remaining)
+        delay = min(self.retry_delay(message.attempt, getattr(result, "retry_after", None)), max(0.0, remaining))
         headers = dict(message.headers)
         headers["x-attempt"] = message.attempt + 1
         headers["x-history"] = self._history_with(message, reason, "transient")
