@@ -61,6 +61,9 @@ PUSH_SERVICE = {
     "RENDER_CONCURRENCY": env_int("PUSH_RENDER_CONCURRENCY", 8),
     "RENDER_CACHE_SIZE": env_int("PUSH_RENDER_CACHE_SIZE", 2048),
     "HEARTBEAT_MAX_AGE_SECONDS": env_int("PUSH_HEARTBEAT_MAX_AGE_SECONDS", 60),
+    # Lease of a worker's claim on a notification, renewed just before each FCM call; it must
+    # outlast one FCM call (docs/push_service.md, "State machine").
+    "SENDING_LEASE_SECONDS": env_float("PUSH_SENDING_LEASE_SECONDS", 300.0),
 }
 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {  # noqa: F821 - from service_settings

@@ -51,11 +51,6 @@ MAX_TOKEN_LENGTH = 1024
 
 DEACTIVATION_REASON_PREFIX = "fcm:"
 
-# A worker claims a notification (fencing token + lease) before calling FCM and renews the
-# lease just before each send; a claim older than this is taken over by a redelivered copy.
-# It must outlast one FCM call (the SDK's own retries take ~7 s; a 429 with Retry-After longer).
-SENDING_LEASE_SECONDS = 300.0
-
 # Redis key the consumer refreshes while its loop runs; the health check reads it.
 HEARTBEAT_KEY = "push_service:consumer:heartbeat"
 

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -48,7 +49,6 @@ from .constants import (
     ERROR_CONCURRENT_DELIVERY,
     ERROR_FCM_UNAVAILABLE,
     ERROR_OUTCOME_UNKNOWN,
-    SENDING_LEASE_SECONDS,
     STATUS_DELIVERED,
     STATUS_FAILED,
     STATUS_PENDING,
@@ -100,7 +100,7 @@ class DeliveryDependencies:
     reporter: StatusReporter | None = None
     deactivator: DeviceDeactivator | None = None
     render_pool: ThreadPoolExecutor | None = None
-    lease_seconds: float = SENDING_LEASE_SECONDS
+    lease_seconds: float = field(default_factory=lambda: settings.PUSH_SERVICE["SENDING_LEASE_SECONDS"])
 
 
 @dataclass
