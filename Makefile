@@ -63,6 +63,7 @@ check: install
 	@ls */Dockerfile >/dev/null 2>&1 && $(abspath $(VENV))/bin/hadolint --failure-threshold warning */Dockerfile && echo "hadolint: ok"
 	@$(PY) scripts/check_kubernetes.py
 	@cd scripts && $(PY) -m pytest -q -p no:cacheprovider tests
+	@cd chaos && $(PY) -m pytest -q -p no:cacheprovider tests
 
 bench: migrate
 	$(PY) bench/run.py
