@@ -165,8 +165,9 @@ class TemplateVersions:
         """Drop every cached answer about ``code`` (a 404 told us it went away)."""
         with self._lock:
             for selection in [s for s in self._active if s[0] == code]:
-                active = self._active.pop(selection)
-                self._compiled.pop(active.key, None)
+                del self._active[selection]
+            for key in [key for key, found in self._compiled.items() if found.code == code]:
+                del self._compiled[key]
 
     def clear(self) -> None:
         with self._lock:
