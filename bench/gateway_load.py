@@ -363,8 +363,10 @@ def process_tree_cpu_seconds(root_pid: int) -> float:
 
 
 def outbox_state(url: str):
+    # The backlog figures are health details: only an internal key sees them.
+    headers = {"X-API-Key": os.environ.get("BENCH_INTERNAL_KEY", "dev-internal-key-change-me")}
     try:
-        checks = httpx.get(f"{url}/api/v1/health/", timeout=5).json()["data"]["checks"]
+        checks = httpx.get(f"{url}/api/v1/health/", headers=headers, timeout=5).json()["data"]["checks"]
         return checks.get("outbox")
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return None

@@ -1,5 +1,10 @@
-"""GET /api/v1/health/: the service and each dependency it uses; 503 naming what is down."""
+"""GET /api/v1/health/: the service and each dependency it uses; 503 naming what is down.
 
+Anonymous callers see up/down per dependency; an internal key (``X-API-Key``) also sees the
+details. Checks reuse the process's pooled connections (Redis pool, one kept broker
+connection), so frequent probes do not open connections each time."""
+
+import threading
 import time
 
 from django.db import connection
@@ -24,25 +29,52 @@ def check_database() -> dict:
 
 
 def check_redis() -> dict:
-    import redis
+    # The process's pooled client: a probe every few seconds must not open a connection each time.
+    from notification_common.redis_client import get_redis
 
-    client = redis.Redis.from_url(
-        common_settings.REDIS_URL,
-        socket_connect_timeout=common_settings.HEALTH_TIMEOUT_SECONDS,
-        socket_timeout=common_settings.HEALTH_TIMEOUT_SECONDS,
-    )
-    try:
-        client.ping()
-    finally:
-        client.close()
+    get_redis().ping()
     return {"status": "up"}
 
 
-def check_rabbitmq() -> dict:
-    from notification_common.rabbitmq.connection import connect
+class _BrokerProbe:
+    """One broker connection per process, kept for health checks and reopened when lost."""
 
-    conn = connect(common_settings.RABBITMQ_URL, socket_timeout=common_settings.HEALTH_TIMEOUT_SECONDS, heartbeat=0)
-    conn.close()
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._connection = None
+        self._url = None
+
+    def check(self) -> None:
+        from notification_common.rabbitmq.connection import connect
+
+        url = common_settings.RABBITMQ_URL
+        with self._lock:
+            if url != self._url:
+                self._close()
+            connection = self._connection
+            if connection is not None and connection.is_open:
+                try:
+                    connection.process_data_events(time_limit=0)  # raises if the broker went away
+                    return
+                except Exception:
+                    self._close()
+            self._connection = connect(url, socket_timeout=common_settings.HEALTH_TIMEOUT_SECONDS, heartbeat=0)
+            self._url = url
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        try:
+            if connection is not None and connection.is_open:
+                connection.close()
+        except Exception:  # a connection we are giving up on
+            pass
+
+
+_broker_probe = _BrokerProbe()
+
+
+def check_rabbitmq() -> dict:
+    _broker_probe.check()
     return {"status": "up"}
 
 
@@ -73,6 +105,24 @@ def run_checks() -> dict[str, dict]:
     return results
 
 
+def _may_see_details(request) -> bool:
+    """Details (errors, latencies, backlogs) go to callers with an internal key only.
+
+    The endpoint stays open without credentials (load balancers, probes): a missing, bad or
+    unverifiable key just gets the short answer, never a 401."""
+    from notification_common.api_keys import Scope, verify_api_key
+    from notification_common.http_client import API_KEY_HEADER
+
+    raw = request.headers.get(API_KEY_HEADER)
+    if not raw:
+        return False
+    try:
+        info = verify_api_key(raw.strip())
+    except Exception:  # the admin service or Redis down: no details, still an answer
+        return False
+    return info is not None and info.has_scope(Scope.INTERNAL)
+
+
 class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -82,6 +132,9 @@ class HealthApi(APIView):
     )
     def get(self, request):
         checks = run_checks()
+        if not _may_see_details(request):
+            # Anonymous callers learn up/down per dependency, never internal error strings.
+            checks = {name: {"status": result["status"]} for name, result in checks.items()}
         # "degraded" (e.g. status reports waiting on the user service) is shown but still 200:
         # the service itself works, and a probe must not restart it for someone else's outage.
         down = [name for name, result in checks.items() if result["status"] not in ("up", DEGRADED)]

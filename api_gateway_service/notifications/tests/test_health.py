@@ -15,11 +15,11 @@ pytestmark = pytest.mark.django_db
 EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "outbox"}
 
 
-def test_health_reports_the_outbox_backlog_and_its_age(api_client):
+def test_health_reports_the_outbox_backlog_and_its_age(api_client, internal_key):
     row = OutboxMessageFactory()
     OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(seconds=30))
 
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=200)
+    body = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=200)
 
     outbox = body["data"]["checks"]["outbox"]
     assert outbox["status"] == "up"
@@ -27,12 +27,14 @@ def test_health_reports_the_outbox_backlog_and_its_age(api_client):
     assert outbox["oldest_age_seconds"] >= 30
 
 
-def test_health_is_503_when_the_oldest_unpublished_message_is_stale(api_client, settings):
+def test_health_is_503_when_the_oldest_unpublished_message_is_stale(api_client, settings, internal_key):
     settings.OUTBOX_STALE_SECONDS = 300
     row = OutboxMessageFactory()
     OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(minutes=6))
 
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+    body = assert_envelope(
+        api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503, error="dependency_unavailable"
+    )
 
     assert body["data"]["checks"]["outbox"]["status"] == "down"
     assert "outbox" in body["message"]

@@ -71,7 +71,7 @@ def test_smtp_slower_than_the_amqp_heartbeat_sends_every_email_once_on_one_conne
 
 
 def test_open_smtp_circuit_pauses_the_consumer_then_it_resumes_and_delivers_once(
-    make_consumer, publish_email, smtp_server, rabbit_channel, redis_client, api_client
+    make_consumer, publish_email, smtp_server, rabbit_channel, redis_client, api_client, internal_key
 ):
     # Given the SMTP circuit open (on a clock the test moves) and one email waiting
     clock = ManualClock()
@@ -91,7 +91,9 @@ def test_open_smtp_circuit_pauses_the_consumer_then_it_resumes_and_delivers_once
         assert smtp_server.messages == []
         assert not EmailNotification.objects.filter(notification_id=body["notification_id"]).exists()
         # ... health shows the consumer up but paused (alive and doing the right thing) ...
-        consumer_check = api_client.get("/api/v1/health/").json()["data"]["checks"]["consumer"]
+        consumer_check = api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key).json()["data"]["checks"][
+            "consumer"
+        ]
         assert consumer_check["status"] == "up"
         assert (consumer_check["paused"], consumer_check["paused_on"]) == (True, "smtp")
         # ... and /metrics has the paused gauge

@@ -19,35 +19,45 @@ def consumer_alive(redis_client):
     heartbeat_write()
 
 
-def test_health_answers_503_naming_smtp_when_the_smtp_server_is_down(api_client, smtp_server, consumer_alive):
+def test_health_answers_503_naming_smtp_when_the_smtp_server_is_down(
+    api_client, smtp_server, consumer_alive, internal_key
+):
     smtp_server.set_down(True)
 
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+    body = assert_envelope(
+        api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503, error="dependency_unavailable"
+    )
 
     assert body["data"]["checks"]["smtp"]["status"] == "down"
     assert "smtp" in body["message"]
     assert body["data"]["checks"]["consumer"]["status"] == "up"
 
 
-def test_health_answers_503_naming_the_consumer_without_a_heartbeat(api_client, smtp_server, redis_client):
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+def test_health_answers_503_naming_the_consumer_without_a_heartbeat(
+    api_client, smtp_server, redis_client, internal_key
+):
+    body = assert_envelope(
+        api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503, error="dependency_unavailable"
+    )
 
     assert body["data"]["checks"]["consumer"]["status"] == "down"
     assert body["data"]["checks"]["consumer"]["error"] == "no heartbeat from consume_emails"
 
 
-def test_health_answers_503_when_the_heartbeat_is_stale(api_client, smtp_server, redis_client, settings):
+def test_health_answers_503_when_the_heartbeat_is_stale(api_client, smtp_server, redis_client, settings, internal_key):
     heartbeat_write(now=time.time() - settings.EMAIL_HEARTBEAT_MAX_AGE_SECONDS - 5)
 
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=503)
+    body = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503)
 
     assert body["data"]["checks"]["consumer"]["status"] == "down"
 
 
-def test_missing_consumer_is_only_a_warning_when_not_required(api_client, smtp_server, redis_client, settings):
+def test_missing_consumer_is_only_a_warning_when_not_required(
+    api_client, smtp_server, redis_client, settings, internal_key
+):
     settings.EMAIL_HEALTH_REQUIRE_CONSUMER = False
 
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=200)
+    body = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=200)
 
     assert body["data"]["checks"]["consumer"]["warning"] == "no heartbeat from consume_emails"
 

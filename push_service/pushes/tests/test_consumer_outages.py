@@ -42,7 +42,7 @@ def test_fcm_quota_exceeded_is_retried_past_five_attempts_until_the_budget_is_sp
     assert fcm.messages_for("tok-a") == []
 
 
-def test_a_paused_consumer_is_up_in_health_and_paused_in_metrics(api_client, redis_client):
+def test_a_paused_consumer_is_up_in_health_and_paused_in_metrics(api_client, redis_client, internal_key):
     # Given a consumer heartbeat saying it is paused on the FCM circuit, a message waiting 42 s
     state = {
         "queue": "push.queue",
@@ -54,7 +54,7 @@ def test_a_paused_consumer_is_up_in_health_and_paused_in_metrics(api_client, red
     heartbeat.beat("test-consumer", state=state)
 
     # Then health counts the consumer up (alive and holding messages back on purpose) ...
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=200)
+    body = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=200)
     check = body["data"]["checks"]["consumer"]
     assert check["status"] == "up"
     assert (check["paused"], check["paused_on"], check["retry_in_seconds"]) == (True, "fcm", 12.5)
@@ -65,10 +65,10 @@ def test_a_paused_consumer_is_up_in_health_and_paused_in_metrics(api_client, red
     assert 'notification_consumer_oldest_message_age_seconds{queue="push.queue"} 42.0' in metrics
 
 
-def test_a_running_consumer_reports_not_paused(api_client, redis_client):
+def test_a_running_consumer_reports_not_paused(api_client, redis_client, internal_key):
     heartbeat.beat("test-consumer", state={"queue": "push.queue", "paused": False, "oldest_message_age_seconds": 0})
 
-    check = api_client.get("/api/v1/health/").json()["data"]["checks"]["consumer"]
+    check = api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key).json()["data"]["checks"]["consumer"]
     metrics = api_client.get("/metrics").content.decode()
 
     assert check["paused"] is False and "paused_on" not in check

@@ -20,8 +20,10 @@ def consumer_alive(redis_client):
     heartbeat.beat("test-consumer")
 
 
-def test_health_answers_503_naming_the_consumer_when_none_has_beaten(api_client, redis_client):
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+def test_health_answers_503_naming_the_consumer_when_none_has_beaten(api_client, redis_client, internal_key):
+    body = assert_envelope(
+        api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503, error="dependency_unavailable"
+    )
 
     assert body["data"]["checks"]["consumer"] == {
         "status": "down",
@@ -32,10 +34,12 @@ def test_health_answers_503_naming_the_consumer_when_none_has_beaten(api_client,
     assert "consumer" in body["message"]
 
 
-def test_health_answers_503_when_the_consumer_heartbeat_is_stale(api_client, redis_client, settings):
+def test_health_answers_503_when_the_consumer_heartbeat_is_stale(api_client, redis_client, settings, internal_key):
     redis_client.set(HEARTBEAT_KEY, json.dumps({"at": time.time() - 600, "consumer": "gone", "pid": 1}))
 
-    body = assert_envelope(api_client.get("/api/v1/health/"), status=503, error="dependency_unavailable")
+    body = assert_envelope(
+        api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503, error="dependency_unavailable"
+    )
 
     assert body["data"]["checks"]["consumer"]["status"] == "down"
     assert body["data"]["checks"]["consumer"]["heartbeat_age_seconds"] >= 600
