@@ -1,6 +1,7 @@
 """Health checks of the email service beyond database/Redis/RabbitMQ (config/settings.py lists them)."""
 
 import smtplib
+import threading
 
 from django.conf import settings
 
@@ -34,21 +35,58 @@ def check_consumer() -> dict:
     return {"status": "down", "error": error, **result}
 
 
-def check_smtp() -> dict:
-    """The SMTP server accepts a connection and answers EHLO and NOOP (nothing is sent)."""
-    timeout = common_settings.HEALTH_TIMEOUT_SECONDS
-    connection_class = smtplib.SMTP_SSL if settings.SMTP_USE_SSL else smtplib.SMTP
-    client = connection_class(settings.SMTP_HOST, settings.SMTP_PORT, timeout=timeout, local_hostname="localhost")
-    try:
+class _SmtpProbe:
+    """One SMTP session per process, kept open for health checks and checked with NOOP, so
+    a probe every few seconds does not open a connection (and an EHLO) each time. A session
+    the server dropped (idle timeout, restart) is reopened once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._client: smtplib.SMTP | None = None
+        self._target = None
+
+    def check(self) -> dict:
+        target = (settings.SMTP_HOST, settings.SMTP_PORT, settings.SMTP_USE_SSL)
+        with self._lock:
+            if target != self._target:
+                self._close()
+            if self._client is not None:
+                try:
+                    code, _ = self._client.noop()
+                    if code == 250:
+                        return {"status": "up", "host": target[0], "port": target[1], "reused": True}
+                except (smtplib.SMTPException, OSError):
+                    pass
+                self._close()
+            return self._open(target)
+
+    def _open(self, target) -> dict:
+        host, port, use_ssl = target
+        connection_class = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+        client = connection_class(
+            host, port, timeout=common_settings.HEALTH_TIMEOUT_SECONDS, local_hostname="localhost"
+        )
         code, _ = client.ehlo()
+        if code == 250:
+            code, _ = client.noop()
         if code != 250:
-            return {"status": "down", "error": f"EHLO answered {code}"}
-        code, _ = client.noop()
-        if code != 250:
-            return {"status": "down", "error": f"NOOP answered {code}"}
-    finally:
-        try:
-            client.quit()
-        except (smtplib.SMTPException, OSError):
             client.close()
-    return {"status": "up", "host": settings.SMTP_HOST, "port": settings.SMTP_PORT}
+            return {"status": "down", "error": f"the SMTP server answered {code}"}
+        self._client, self._target = client, target
+        return {"status": "up", "host": host, "port": port, "reused": False}
+
+    def _close(self) -> None:
+        client, self._client, self._target = self._client, None, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+
+_smtp_probe = _SmtpProbe()
+
+
+def check_smtp() -> dict:
+    """The SMTP server accepts a session and answers NOOP (nothing is sent)."""
+    return _smtp_probe.check()

@@ -70,3 +70,25 @@ def expected_health_checks():
 @pytest.fixture
 def healthy_service(smtp_server, consumer_alive):
     return None
+
+
+def test_repeated_smtp_checks_reuse_one_session(smtp_server):
+    from emails.health import check_smtp
+
+    first = check_smtp()
+    later = [check_smtp() for _ in range(5)]
+
+    assert first["status"] == "up"
+    assert all(result == {**first, "reused": True} for result in later)
+
+
+def test_a_dropped_smtp_session_is_reopened_after_an_outage(smtp_server):
+    from emails.health import check_smtp
+
+    check_smtp()
+    smtp_server.set_down(True)
+    with pytest.raises(OSError):  # run_checks() reports a raising check as "down"
+        check_smtp()
+    smtp_server.set_down(False)
+
+    assert check_smtp()["reused"] is False
