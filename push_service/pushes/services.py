@@ -581,8 +581,9 @@ def push_mark_failed(*, notification_id, failure_reason: str) -> bool:
         return False
     notification.status = STATUS_FAILED
     notification.last_error = failure_reason[:2000]
-    notification.lease_expires_at = None
-    notification.save(update_fields=["status", "last_error", "lease_expires_at", "updated_at"])
+    # A worker whose lease ran out (stalled, not crashed) finds its token gone and sends nothing.
+    notification.claim_token = notification.lease_expires_at = None
+    notification.save(update_fields=["status", "last_error", "claim_token", "lease_expires_at", "updated_at"])
     return True
 
 

@@ -214,13 +214,15 @@ def test_dead_letter_does_not_fail_a_push_under_a_live_claim():
 
 
 def test_dead_letter_fails_a_pending_push_and_may_report_an_unknown_one():
-    pending = PushNotificationFactory(status="pending", lease_expires_at=timezone.now() - timedelta(seconds=1))
+    pending = PushNotificationFactory(
+        status="pending", claim_token=uuid.uuid4(), lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
     assert push_mark_failed(notification_id=pending.notification_id, failure_reason="malformed: x") is True
     assert push_mark_failed(notification_id=uuid.uuid4(), failure_reason="malformed: x") is True
 
     pending.refresh_from_db()
-    assert (pending.status, pending.last_error) == ("failed", "malformed: x")
+    assert (pending.status, pending.last_error, pending.claim_token) == ("failed", "malformed: x", None)
 
 
 def test_redelivered_copy_of_a_finished_push_is_acked_without_claiming(make_consumer, publish, fcm, broker):
