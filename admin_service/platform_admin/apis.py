@@ -17,7 +17,7 @@ from notification_common.authentication import ApiKeyAuthentication, IsInternal
 from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, NotFound
-from notification_common.pagination import paginate
+from notification_common.pagination import PageField, paginate
 from notification_common.validation import SingleLineTextValidator
 from platform_admin import clients, selectors, services
 from platform_admin.constants import AdminErrorCode, AuditAction, Channel
@@ -267,7 +267,7 @@ class DashboardApi(APIView):
 class UserListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         search = serializers.CharField(required=False, max_length=200, default="")
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        page = PageField()
         limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
     @extend_schema(
@@ -317,7 +317,7 @@ class TemplatesApi(APIView):
         channel = serializers.ChoiceField(choices=[Channel.EMAIL, Channel.PUSH], required=False)
         language = serializers.CharField(required=False, max_length=16)
         search = serializers.CharField(required=False, max_length=100)
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        page = PageField()
         limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
     class InputSerializer(serializers.Serializer):

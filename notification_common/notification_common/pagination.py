@@ -9,6 +9,7 @@ that shrank stays an empty 200, as clients paging through it expect.
 import math
 
 from django.conf import settings
+from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 
 from notification_common.exceptions import ApplicationError, ErrorCode
@@ -44,6 +45,25 @@ def _page_number(raw) -> int:
         message = f"page must be at most {cap}; narrow the list with its filters instead."
         raise ApplicationError(ErrorCode.VALIDATION_ERROR, message, data={"page": [message]})
     return page
+
+
+class PageField(serializers.IntegerField):
+    """``?page=`` of a list a service forwards to another (the admin service's users and
+    templates): bounded here like every list, so a huge page is a 400, not a call upstream."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", 1)
+        kwargs.setdefault("min_value", 1)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value > max_page():
+            raise serializers.ValidationError(
+                f"page must be at most {max_page()}; narrow the list with its filters instead."
+            )
+        return value
 
 
 class PageLimitPagination(BasePagination):
