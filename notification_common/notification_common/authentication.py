@@ -11,7 +11,6 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.models import TokenUser
 from rest_framework_simplejwt.tokens import AccessToken
@@ -21,15 +20,24 @@ from notification_common.api_keys import ApiKeyInfo, Scope, verify_api_key
 from notification_common.client_ip import client_ip
 from notification_common.conf import common_settings
 from notification_common.http_client import API_KEY_HEADER
+from notification_common.jwt_keys import KeyedTokenBackend
 from notification_common.user_denylist import user_denied
 
 USER_ID_CLAIM = "user_id"
 
 
 @lru_cache(maxsize=8)
-def _access_token_class(algorithm: str, public_key: str, audience: str, issuer: str) -> type[AccessToken]:
-    backend = TokenBackend(algorithm, verifying_key=public_key, audience=audience or None, issuer=issuer or None)
-    # AccessToken reads its backend from this class attribute; a subclass per key keeps
+def _access_token_class(
+    algorithm: str, public_key: str, audience: str, issuer: str, additional_public_keys: tuple[str, ...] = ()
+) -> type[AccessToken]:
+    backend = KeyedTokenBackend(
+        algorithm,
+        public_key=public_key,
+        additional_public_keys=additional_public_keys,
+        audience=audience or None,
+        issuer=issuer or None,
+    )
+    # AccessToken reads its backend from this class attribute; a subclass per key set keeps
     # verification tied to the current settings instead of simplejwt's import-time state.
     return type("PlatformAccessToken", (AccessToken,), {"_token_backend": backend})
 
@@ -39,7 +47,11 @@ def platform_access_token_class() -> type[AccessToken]:
     if not public_key:
         raise exceptions.AuthenticationFailed("Token verification is not configured on this service.")
     return _access_token_class(
-        common_settings.JWT_ALGORITHM, public_key, common_settings.JWT_AUDIENCE, common_settings.JWT_ISSUER
+        common_settings.JWT_ALGORITHM,
+        public_key,
+        common_settings.JWT_AUDIENCE,
+        common_settings.JWT_ISSUER,
+        tuple(common_settings.JWT_ADDITIONAL_PUBLIC_KEYS or ()),
     )
 
 

@@ -13,6 +13,9 @@ DEFAULTS = {
     # Tokens issued by the user service; every service verifies them with the public key only.
     "JWT_ALGORITHM": "RS256",
     "JWT_PUBLIC_KEY": "",
+    # More public keys accepted by key id (kid): the next key before a rotation, the previous
+    # one after it (jwt_keys.py).
+    "JWT_ADDITIONAL_PUBLIC_KEYS": [],
     "JWT_AUDIENCE": "notification-platform",
     "JWT_ISSUER": "user_service",
     # API keys: verified through the admin service, cached in Redis; bootstrap keys from the env.

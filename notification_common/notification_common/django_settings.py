@@ -22,7 +22,7 @@ from notification_common.env import (
     env_url,
     parse_api_keys,
 )
-from notification_common.keys import ensure_dev_keypair, read_key
+from notification_common.keys import ensure_dev_keypair, read_key, read_keys
 from notification_common.logging import logging_config
 
 DEV_INTERNAL_KEY = "dev-internal-key-change-me"
@@ -74,6 +74,8 @@ def service_settings(
     if not production and not env_str("JWT_PUBLIC_KEY") and Path(public_key_path).parent == keys_dir:
         ensure_dev_keypair(Path(private_key_path), Path(public_key_path))
     public_key = read_key(inline=env_str("JWT_PUBLIC_KEY"), path=public_key_path)
+    additional_key_paths = env_list("JWT_ADDITIONAL_PUBLIC_KEY_PATHS", [])
+    additional_public_keys = read_keys(additional_key_paths, "JWT_ADDITIONAL_PUBLIC_KEY_PATHS")
     redis_url = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
     rabbitmq_url = env_url("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/notifications", schemes=("amqp", "amqps"))
     database = database_from_url(env_str(db_env, f"postgres://{service}:{service}@127.0.0.1:5432/{db_name}"))
@@ -198,6 +200,11 @@ def service_settings(
             # Swagger UI's files ship with the sidecar package: no CDN.
             "SWAGGER_UI_DIST": "SIDECAR",
             "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+            # The envelope around every response and the errors each operation gives (schema.py).
+            "POSTPROCESSING_HOOKS": [
+                "drf_spectacular.hooks.postprocess_schema_enums",
+                "notification_common.schema.postprocess_envelope",
+            ],
         },
         "JWT_PRIVATE_KEY_PATH": private_key_path,
         "JWT_PUBLIC_KEY_PATH": public_key_path,
@@ -209,6 +216,7 @@ def service_settings(
             "REDIS_URL": redis_url,
             "JWT_ALGORITHM": "RS256",
             "JWT_PUBLIC_KEY": public_key,
+            "JWT_ADDITIONAL_PUBLIC_KEYS": additional_public_keys,
             "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "notification-platform"),
             "JWT_ISSUER": env_str("JWT_ISSUER", "user_service"),
             "ADMIN_SERVICE_URL": env_str("ADMIN_SERVICE_URL", "http://127.0.0.1:8005").rstrip("/"),

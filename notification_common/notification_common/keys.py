@@ -48,3 +48,15 @@ def read_key(*, inline: str, path: str) -> str:
     if inline:
         return inline.replace("\\n", "\n")
     return Path(path).read_text() if path and Path(path).exists() else ""
+
+
+def read_keys(paths: list[str], setting: str) -> list[str]:
+    """PEM files named by a setting; a missing file is a configuration error, not a silent skip."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    keys = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise ImproperlyConfigured(f"{setting}: no key file at {path}")
+        keys.append(Path(path).read_text())
+    return keys

@@ -10,7 +10,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status as http
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from notification_common.user_denylist import user_denylist_add, user_denylist_remove
@@ -151,7 +150,7 @@ def _invalid_refresh(message: str = "The refresh token is invalid or expired.") 
 
 def token_refresh(*, refresh: str) -> dict:
     try:
-        token = RefreshToken(refresh)
+        token = tokens.UserRefreshToken(refresh)
         user_id = uuid.UUID(str(token.get("user_id")))
     except (TokenError, ValueError) as exc:
         raise _invalid_refresh() from exc

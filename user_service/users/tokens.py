@@ -1,15 +1,16 @@
-"""User tokens: issued here with the private key (simplejwt, RS256), verified everywhere
-with the public key, which is published as JWKS and PEM (docs/user_service.md)."""
+"""User tokens: issued here with the private key (simplejwt, RS256) and a ``kid`` header,
+verified everywhere with the public key, which is published as JWKS and PEM
+(docs/user_service.md). Keys by id: notification_common.jwt_keys."""
 
-import base64
-import hashlib
-import json
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
-from jwt.algorithms import RSAAlgorithm
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from notification_common.conf import common_settings
+from notification_common.jwt_keys import KeyedTokenBackend
+from notification_common.jwt_keys import public_jwk as jwk_of
 
 
 @lru_cache(maxsize=4)
@@ -28,24 +29,62 @@ def public_key_pem() -> str:
     )
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def public_jwk() -> dict:
-    jwk = RSAAlgorithm.to_jwk(public_key(), as_dict=True)
-    # RFC 7638 thumbprint: a key id that changes exactly when the key does.
-    thumbprint_input = json.dumps({k: jwk[k] for k in ("e", "kty", "n")}, separators=(",", ":"), sort_keys=True)
-    kid = _b64url(hashlib.sha256(thumbprint_input.encode()).digest())
-    return {**jwk, "kid": kid, "use": "sig", "alg": settings.SIMPLE_JWT["ALGORITHM"]}
+    return jwk_of(public_key_pem(), settings.SIMPLE_JWT["ALGORITHM"])
 
 
 def jwks() -> dict:
-    return {"keys": [public_jwk()]}
+    """The signing key first, then the others verifiers accept (the next or previous key)."""
+    keys = [public_jwk()]
+    for pem in common_settings.JWT_ADDITIONAL_PUBLIC_KEYS or ():
+        jwk = jwk_of(pem, settings.SIMPLE_JWT["ALGORITHM"])
+        if jwk["kid"] != keys[0]["kid"]:
+            keys.append(jwk)
+    return {"keys": keys}
+
+
+@lru_cache(maxsize=4)
+def _backend(algorithm, signing_key, public_pem, additional, audience, issuer, leeway) -> KeyedTokenBackend:
+    return KeyedTokenBackend(
+        algorithm,
+        signing_key=signing_key,
+        public_key=public_pem,
+        additional_public_keys=additional,
+        audience=audience,
+        issuer=issuer,
+        leeway=leeway,
+    )
+
+
+def token_backend() -> KeyedTokenBackend:
+    jwt_settings = settings.SIMPLE_JWT
+    return _backend(
+        jwt_settings["ALGORITHM"],
+        jwt_settings["SIGNING_KEY"],
+        public_key_pem(),
+        tuple(common_settings.JWT_ADDITIONAL_PUBLIC_KEYS or ()),
+        jwt_settings.get("AUDIENCE"),
+        jwt_settings.get("ISSUER"),
+        jwt_settings.get("LEEWAY", 0),
+    )
+
+
+class UserAccessToken(AccessToken):
+    @property
+    def token_backend(self) -> KeyedTokenBackend:
+        return token_backend()
+
+
+class UserRefreshToken(RefreshToken):
+    access_token_class = UserAccessToken
+
+    @property
+    def token_backend(self) -> KeyedTokenBackend:
+        return token_backend()
 
 
 def token_pair_for(user) -> dict:
-    refresh = RefreshToken.for_user(user)
+    refresh = UserRefreshToken.for_user(user)
     access = refresh.access_token
     return {
         "access": str(access),
