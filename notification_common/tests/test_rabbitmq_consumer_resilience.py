@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
-from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, Publisher, TransientError
+from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PermanentError, Publisher, TransientError
 from notification_common.rabbitmq.consumer import open_circuit_of
 from notification_common.rabbitmq.topology import delay_tier_limit
 
@@ -353,4 +353,36 @@ def test_a_batch_slower_than_the_amqp_heartbeat_keeps_its_connection_and_is_not_
     assert [m.body["n"] for _, m in consumer.seen] == [0, 1]
     assert [m.redelivered for _, m in consumer.seen] == [False, False]
     assert CountingConsumer.opened == 1
+    assert broker.ready(EMAIL_QUEUE) == 0
+
+
+# -- acks ------------------------------------------------------------------------------------
+
+
+def test_a_mixed_batch_is_settled_exactly_once_each(rabbit_url, broker, publisher):
+    # Given one batch: two successes, a transient failure, a success, a permanent failure, a success
+    outcomes = {0: None, 1: None, 2: "transient", 3: None, 4: "permanent", 5: None}
+
+    class MixedBatch(RecordingConsumer):
+        batch_wait_seconds = 0.5
+
+    def behaviour(message):
+        outcome = outcomes[message.body["n"]] if message.attempt == 1 else None
+        if outcome == "transient":
+            raise TransientError("451")
+        if outcome == "permanent":
+            raise PermanentError("550")
+
+    for n in outcomes:
+        publisher.publish(EMAIL_QUEUE, {"n": n})
+    consumer = MixedBatch(rabbit_url, behaviour=behaviour, batch_size=6, retry_base_seconds=0.05)
+
+    # When the batch and the one retry are handled
+    assert consumer.run(max_messages=7, idle_timeout=5) == 7
+
+    # Then each message was handled once (the transient one twice), none redelivered, one dead letter
+    handled = [(m.body["n"], m.attempt) for _, m in consumer.seen]
+    assert sorted(handled) == [(0, 1), (1, 1), (2, 1), (2, 2), (3, 1), (4, 1), (5, 1)]
+    assert not any(m.redelivered for _, m in consumer.seen)
+    assert [json.loads(raw)["n"] for _, raw in failed_messages(broker)] == [4]
     assert broker.ready(EMAIL_QUEUE) == 0
