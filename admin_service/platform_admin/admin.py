@@ -151,9 +151,10 @@ class DeadLetterAdmin(ReadOnlyAdmin):
     def short_reason(self, obj):
         return obj.reason[:100]
 
-    def has_change_permission(self, request, obj=None):
-        # The change page is the detail view; nothing on it is editable.
-        return obj is not None and request.user.is_staff
+    def has_view_permission(self, request, obj=None):
+        # The detail page is a view: a dead letter is a record and cannot change, so Django
+        # shows no Save buttons (change permission stays off, from ReadOnlyAdmin).
+        return request.user.is_active and request.user.is_staff
 
     @admin.action(description="Replay selected dead letters")
     def replay_selected(self, request, queryset):

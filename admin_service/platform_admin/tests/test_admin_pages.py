@@ -188,3 +188,16 @@ def test_admin_site_logins_are_audited_both_ways(admin_user):
         (AuditAction.LOGIN_FAILED, "ada", {"via": "admin_site", "reason": "bad_credentials"}),
         (AuditAction.LOGIN_SUCCEEDED, "ada", {"via": "admin_site"}),
     ]
+
+
+def test_the_dead_letter_detail_page_offers_no_save(staff_browser):
+    from platform_admin.tests.factories import DeadLetterFactory
+
+    dead_letter = DeadLetterFactory()
+
+    page = staff_browser.get(reverse("admin:platform_admin_deadletter_change", args=[dead_letter.pk]))
+
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    posted = staff_browser.post(reverse("admin:platform_admin_deadletter_change", args=[dead_letter.pk]), {})
+    assert posted.status_code == 403
