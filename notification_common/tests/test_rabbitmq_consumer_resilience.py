@@ -386,3 +386,23 @@ def test_a_mixed_batch_is_settled_exactly_once_each(rabbit_url, broker, publishe
     assert not any(m.redelivered for _, m in consumer.seen)
     assert [json.loads(raw)["n"] for _, raw in failed_messages(broker)] == [4]
     assert broker.ready(EMAIL_QUEUE) == 0
+
+
+def test_the_oldest_waiting_message_age_comes_from_the_publish_timestamp(rabbit_url, broker, publisher):
+    # Given a message published now and a consumer whose clock reads two minutes later
+    # (as if the message had waited that long)
+    publisher.publish(EMAIL_QUEUE, {"n": 1})
+    seen_ages = []
+    consumer = RecordingConsumer(
+        rabbit_url,
+        behaviour=lambda message: seen_ages.append(consumer.state.oldest_message_age_seconds),
+        clock=lambda: time.time() + 120,
+    )
+
+    # When it is handled, and the queue then stays empty
+    consumer.run(idle_timeout=1)
+
+    # Then while handling it the oldest waiting message was ~120 s old, and 0 once drained
+    [age] = seen_ages
+    assert 118 <= age <= 122
+    assert consumer.state.oldest_message_age_seconds == 0

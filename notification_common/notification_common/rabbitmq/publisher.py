@@ -129,6 +129,9 @@ class Publisher:
                 correlation_id=correlation_id,
                 priority=priority,
                 expiration=None if expiration_ms is None else str(max(0, int(expiration_ms))),
+                # When it started waiting: consumers report the age of the oldest waiting message
+                # from it (retries keep it; docs/operations.md, "Paused consumers").
+                timestamp=int(time.time()),
             )
         data = encode_body(body)
         target = f"exchange={exchange!r} routing_key={routing_key!r}"
