@@ -36,6 +36,9 @@ NOTIFICATION_OBJECT_MAX_KEYS = env_int("NOTIFICATION_OBJECT_MAX_KEYS", 100)
 # Language put in the message when the request names none (the template service falls back
 # from it to the template's default language).
 NOTIFICATION_DEFAULT_LANGUAGE = env_str("NOTIFICATION_DEFAULT_LANGUAGE", "en")
+# How far ahead a request's send_at may lie (docs/api.md, "Scheduled sends"). The relay's
+# poll interval bounds how late a due notification is published.
+NOTIFICATION_SEND_AT_MAX_DAYS = env_int("NOTIFICATION_SEND_AT_MAX_DAYS", 30)
 # Outbox relay: poll interval, rows per batch, and the age a row must reach before the relay
 # takes it (so it does not race the publish that follows the request's commit).
 OUTBOX_RELAY_INTERVAL_SECONDS = env_float("OUTBOX_RELAY_INTERVAL_SECONDS", 0.5)

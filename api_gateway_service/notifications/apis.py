@@ -1,6 +1,8 @@
 """The gateway's HTTP API: accept, read and list notifications; stats and parked outbox rows for admins."""
 
 import json
+import re
+from datetime import datetime
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -25,6 +27,7 @@ from notifications.selectors import (
 from notifications.senders import sender_of
 from notifications.services import (
     notification_accept,
+    notification_cancel,
     notification_send_rate_limit_enforce,
     notification_status_refresh,
     outbox_replay,
@@ -60,6 +63,44 @@ class BoundedJSONObjectField(serializers.Field):
         return value
 
 
+# RFC 3339 date-time: a full date and time with seconds and an explicit offset (or Z).
+# Python's fromisoformat alone would also take a date, a naive time or the basic format.
+_RFC3339_DATE_TIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class RFC3339DateTimeField(serializers.Field):
+    """An RFC 3339 date-time with an offset or Z, as an aware datetime.
+
+    Only the form is checked here; the window (future, at most NOTIFICATION_SEND_AT_MAX_DAYS
+    ahead) is the service's, after the idempotency lookup.
+    """
+
+    default_error_messages = {
+        "invalid": "Must be an RFC 3339 date-time with an offset or Z, such as 2026-12-01T18:30:00Z.",
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        match = _RFC3339_DATE_TIME.match(data)
+        if not match:
+            self.fail("invalid")
+        text = data
+        fraction = match.group("fraction")
+        if fraction and len(fraction) > 7:  # Python keeps microseconds; RFC 3339 allows more digits
+            text = text.replace(fraction, fraction[:7], 1)
+        try:
+            return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
+        except ValueError:  # 2026-02-30, hour 25, a leap second
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return serializers.DateTimeField().to_representation(value)
+
+
 class NotificationOutputSerializer(serializers.Serializer):
     notification_id = serializers.UUIDField(source="id")
     notification_type = serializers.CharField()
@@ -72,6 +113,8 @@ class NotificationOutputSerializer(serializers.Serializer):
     request_id = serializers.CharField(source="idempotency_key", allow_null=True)
     status = serializers.CharField()
     queued = serializers.SerializerMethodField()
+    send_at = serializers.DateTimeField(allow_null=True, help_text="When a scheduled notification goes out (UTC).")
+    cancelled_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
 
     def get_queued(self, notification) -> bool:
@@ -94,6 +137,10 @@ class NotificationCollectionApi(APIView):
         language = serializers.CharField(required=False, max_length=35, help_text="e.g. en, pt-BR")
         request_id = serializers.CharField(
             required=False, max_length=REQUEST_ID_MAX_LENGTH, help_text="Idempotency key (or Idempotency-Key)."
+        )
+        send_at = RFC3339DateTimeField(
+            required=False,
+            help_text="Schedule it: RFC 3339 with an offset or Z, in the future, at most 30 days ahead.",
         )
 
         def validate_priority(self, value):
@@ -162,6 +209,8 @@ class NotificationCollectionApi(APIView):
         data = self.NotificationCreateOutputSerializer(notification).data
         if accepted.duplicate:
             return ok(data, message="Duplicate request: the original notification.", status=200)
+        if notification.send_at is not None:
+            return ok(data, message="Notification scheduled.", status=202)
         return ok(data, message="Notification accepted.", status=202)
 
     @extend_schema(
@@ -200,6 +249,15 @@ class NotificationDetailApi(APIView):
         notification.history = log.get("history") or []
         notification.updated_at = log.get("updated_at") or notification.updated_at
         return ok(self.NotificationDetailOutputSerializer(notification).data)
+
+
+class NotificationCancelApi(APIView):
+    """Cancel the sender's scheduled notification before it is published (409 after)."""
+
+    @extend_schema(operation_id="notification_cancel", request=None, responses=NotificationOutputSerializer)
+    def post(self, request, notification_id: str):
+        notification = notification_cancel(notification_id=notification_id, sender=sender_of(request.user).label)
+        return ok(NotificationOutputSerializer(notification).data, message="Notification cancelled.")
 
 
 class NotificationStatsApi(APIView):

@@ -24,6 +24,9 @@ class GatewayErrorCode:
     USER_NOT_FOUND = "user_not_found"
     USER_INACTIVE = "user_inactive"
     TEMPLATE_NOT_USER_TRIGGERABLE = "template_not_user_triggerable"
+    # Cancelling: the message is already with the broker, or was never held back (no send_at).
+    ALREADY_PUBLISHED = "already_published"
+    NOT_SCHEDULED = "not_scheduled"
 
 
 class OutboxErrorCode:
@@ -31,6 +34,7 @@ class OutboxErrorCode:
 
     NOT_PARKED = "not_parked"
     ALREADY_REPLAYED = "already_replayed"
+    CANCELLED = "cancelled"
 
 
 class NotificationType(models.TextChoices):
@@ -47,6 +51,9 @@ class NotificationStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+    # The gateway's own: held in the outbox until send_at, or cancelled before it was published.
+    SCHEDULED = "scheduled", "Scheduled"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class StatusSource:

@@ -8,6 +8,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from notifications.constants import NotificationStatus, NotificationType
 
@@ -29,6 +30,9 @@ class NotificationRequest(models.Model):
     priority = models.PositiveSmallIntegerField(default=5)
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    # When the sender asked for it to go out (null: at once); docs/api.md, "Scheduled sends".
+    send_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     trace_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -53,6 +57,9 @@ class OutboxStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
     # Refused by the broker OUTBOX_MAX_PUBLISH_ATTEMPTS times: set aside until replayed.
     PARKED = "parked", "Parked"
+    # A scheduled row waiting for its due time, or cancelled before it.
+    SCHEDULED = "scheduled", "Scheduled"
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class OutboxMessage(models.Model):
@@ -75,14 +82,28 @@ class OutboxMessage(models.Model):
     # A parked row may be replayed once (docs/api_gateway.md, "Parked rows").
     replayed_at = models.DateTimeField(null=True, blank=True)
     replay_count = models.PositiveIntegerField(default=0)
+    # Scheduled rows only: not published after commit, but by the relay once due_at has come.
+    # Null for a row published at once (the after-commit publish, the relay after its grace).
+    due_at = models.DateTimeField(null=True, blank=True)
+    # A scheduled row cancelled before it was published: never published.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
-            # The relay and the health check only ever look at unpublished, unparked rows, oldest first.
+            # The relay and the health check look at unpublished, unparked rows, oldest first.
+            # Scheduled rows are left out: a month of them must not sit in every relay scan.
             models.Index(
                 fields=["created_at"],
-                condition=Q(published_at__isnull=True, parked_at__isnull=True),
+                condition=Q(published_at__isnull=True, parked_at__isnull=True, due_at__isnull=True),
                 name="outbox_unpublished_idx",
+            ),
+            # The scheduler's due index: scheduled rows still to publish, by due time.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(
+                    published_at__isnull=True, parked_at__isnull=True, cancelled_at__isnull=True, due_at__isnull=False
+                ),
+                name="outbox_due_idx",
             ),
             models.Index(fields=["parked_at"], condition=Q(parked_at__isnull=False), name="outbox_parked_idx"),
         ]
@@ -95,8 +116,12 @@ class OutboxMessage(models.Model):
     def status(self) -> str:
         if self.published_at:
             return OutboxStatus.PUBLISHED
+        if self.cancelled_at:
+            return OutboxStatus.CANCELLED
         if self.parked_at:
             return OutboxStatus.PARKED
+        if self.due_at and self.due_at > timezone.now():
+            return OutboxStatus.SCHEDULED
         return OutboxStatus.PENDING
 
     @property

@@ -4,6 +4,7 @@ import uuid
 from datetime import timedelta
 
 from django.db.models import Count, Min, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notification_common.exceptions import NotFound
@@ -42,12 +43,19 @@ def notification_list(*, sender: str, filters: dict | None = None):
 
 def outbox_backlog() -> dict:
     """Rows waiting to be published, the age in seconds of the oldest (0 when none), and the
-    parked rows (set aside after repeated refusals; not part of the backlog)."""
-    result = OutboxMessage.objects.filter(published_at__isnull=True, parked_at__isnull=True).aggregate(
-        backlog=Count("id"), oldest=Min("created_at")
+    parked rows (set aside after repeated refusals; not part of the backlog).
+
+    A scheduled row joins the backlog when it falls due, aged from its due time: a month of
+    scheduled sends is not a stale outbox, one due a minute ago and still unpublished is late.
+    """
+    now = timezone.now()
+    result = (
+        OutboxMessage.objects.filter(published_at__isnull=True, parked_at__isnull=True, cancelled_at__isnull=True)
+        .filter(Q(due_at__isnull=True) | Q(due_at__lte=now))
+        .aggregate(backlog=Count("id"), oldest=Min(Coalesce("due_at", "created_at")))
     )
     oldest = result["oldest"]
-    age = max(0.0, (timezone.now() - oldest).total_seconds()) if oldest else 0.0
+    age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     parked = OutboxMessage.objects.filter(parked_at__isnull=False).count()
     return {"backlog": result["backlog"], "oldest_age_seconds": round(age, 3), "parked": parked}
 

@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
@@ -37,7 +37,7 @@ from notifications.constants import (
 )
 from notifications.metrics import OUTBOX_PARKED, OUTBOX_REFUSED
 from notifications.models import NotificationRequest, OutboxMessage
-from notifications.selectors import notification_get_by_idempotency_key
+from notifications.selectors import notification_get_by_idempotency_key, notification_get_for_sender
 from notifications.senders import Sender
 
 logger = logging.getLogger(__name__)
@@ -96,18 +96,26 @@ def notification_request_hash(
     variables: dict,
     priority: int,
     metadata: dict,
+    send_at: datetime | None = None,
 ) -> str:
-    """sha256 of the canonical JSON of what decides the delivery (not the idempotency key)."""
+    """sha256 of the canonical JSON of what decides the delivery (not the idempotency key).
+
+    ``send_at`` enters only when given (as a UTC instant, so one moment spelled with two
+    offsets is one body): the fingerprints of requests without it are the ones stored before.
+    """
+    fields = {
+        "notification_type": notification_type,
+        "user_id": str(user_id),
+        "template_code": template_code,
+        "language": language,
+        "variables": variables,
+        "priority": priority,
+        "metadata": metadata,
+    }
+    if send_at is not None:
+        fields["send_at"] = send_at.astimezone(UTC).isoformat()
     canonical = json.dumps(
-        {
-            "notification_type": notification_type,
-            "user_id": str(user_id),
-            "template_code": template_code,
-            "language": language,
-            "variables": variables,
-            "priority": priority,
-            "metadata": metadata,
-        },
+        fields,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -170,8 +178,14 @@ def notification_accept(
     metadata: dict,
     request_id: str | None,
     trace_id: str,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> AcceptedNotification:
-    """Accept a notification once per (sender, request_id); publish it after commit."""
+    """Accept a notification once per (sender, request_id); publish it after commit.
+
+    With ``send_at`` it is scheduled instead: stored the same way, published by the relay
+    once due (docs/api.md, "Scheduled sends").
+    """
     user_id = str(user_id)
     if sender.is_user and sender.user_id != user_id:
         raise ApplicationError(
@@ -196,12 +210,17 @@ def notification_accept(
         variables=variables,
         priority=priority,
         metadata=metadata,
+        send_at=send_at,
     )
     # A replay answers from the stored request, without asking the user service again.
     if request_id:
         existing = notification_get_by_idempotency_key(sender=sender.label, idempotency_key=request_id)
         if existing is not None:
             return _duplicate_of(existing, request_hash)
+    # Checked after the duplicate lookup: a client retrying once send_at has passed gets its
+    # original answer, not a 400.
+    if send_at is not None:
+        send_at_validate(send_at=send_at, now=now)
 
     try:
         recipient = notification_recipient(user=user_get(user_id=user_id), notification_type=notification_type)
@@ -226,6 +245,7 @@ def notification_accept(
             priority=priority,
             metadata=metadata,
             trace_id=trace_id,
+            send_at=send_at,
             recipient=recipient,
         )
     except IntegrityError:
@@ -258,16 +278,34 @@ def notification_message(*, notification: NotificationRequest, recipient: dict) 
     }
 
 
+def send_at_validate(*, send_at: datetime, now: datetime | None = None) -> None:
+    """400 validation_error naming send_at unless it lies in the future, within the horizon."""
+    now = now or timezone.now()
+    max_ahead = timedelta(days=settings.NOTIFICATION_SEND_AT_MAX_DAYS)
+    problem = None
+    if send_at <= now:
+        problem = f"Must be in the future (now is {now.astimezone(UTC).isoformat()})."
+    elif send_at > now + max_ahead:
+        problem = f"Must be at most {settings.NOTIFICATION_SEND_AT_MAX_DAYS} days ahead."
+    if problem:
+        raise ApplicationError(GatewayErrorCode.VALIDATION_ERROR, "Invalid input.", 400, data={"send_at": [problem]})
+
+
 @transaction.atomic
-def _notification_store(*, recipient: dict, **fields) -> NotificationRequest:
-    notification = NotificationRequest.objects.create(**fields)
+def _notification_store(*, recipient: dict, send_at: datetime | None = None, **fields) -> NotificationRequest:
+    if send_at is not None:
+        fields["status"] = NotificationStatus.SCHEDULED
+    notification = NotificationRequest.objects.create(send_at=send_at, **fields)
     outbox = OutboxMessage.objects.create(
         notification=notification,
         routing_key=ROUTING_KEYS[notification.notification_type],
         body=notification_message(notification=notification, recipient=recipient),
         headers={TRACE_ID_HEADER: notification.trace_id},
         priority=notification.priority,
+        due_at=send_at,
     )
+    if send_at is not None:
+        return notification  # the relay publishes it when due, never the request
     # robust: the request is committed whatever publishing does; the relay is the fallback.
     # A lambda, not functools.partial: robust on_commit logs a failed callback by __qualname__,
     # which a partial lacks, and that AttributeError turned a committed request into a 5xx.
@@ -395,12 +433,29 @@ def outbox_relay_batch(*, batch_size: int, grace_seconds: float, now=None) -> Re
     refused = parked = 0
     error = None
     with transaction.atomic():
-        rows = list(
+        # Scheduled rows that are due first (the due index; no grace: no after-commit publish
+        # races them), then the rows the after-commit publish left behind (oldest first).
+        not_backing_off = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        due = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True, parked_at__isnull=True, created_at__lte=cutoff)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("created_at", "id")[:batch_size]
+            .filter(
+                published_at__isnull=True,
+                parked_at__isnull=True,
+                cancelled_at__isnull=True,
+                due_at__isnull=False,
+                due_at__lte=now,
+            )
+            .filter(not_backing_off)
+            .order_by("due_at", "id")[:batch_size]
         )
+        rows = due
+        if len(due) < batch_size:
+            rows = due + list(
+                OutboxMessage.objects.select_for_update(skip_locked=True)
+                .filter(published_at__isnull=True, parked_at__isnull=True, due_at__isnull=True, created_at__lte=cutoff)
+                .filter(not_backing_off)
+                .order_by("created_at", "id")[: batch_size - len(due)]
+            )
         for row in rows:
             tried.append(row.pk)
             try:
@@ -423,6 +478,12 @@ def outbox_relay_batch(*, batch_size: int, grace_seconds: float, now=None) -> Re
             OutboxMessage.objects.filter(pk__in=published).update(
                 published_at=timezone.now(), last_error="", next_attempt_at=None
             )
+            scheduled_sent = [row.notification_id for row in due if row.pk in set(published)]
+            if scheduled_sent:
+                # Out of the gateway's hands: the workers' status takes over from here.
+                NotificationRequest.objects.filter(pk__in=scheduled_sent, status=NotificationStatus.SCHEDULED).update(
+                    status=NotificationStatus.PENDING, updated_at=timezone.now()
+                )
     return RelayResult(published=len(published), taken=len(rows), refused=refused, parked=parked, error=error)
 
 
@@ -447,6 +508,10 @@ def outbox_replay(*, notification_id) -> OutboxMessage:
         row = OutboxMessage.objects.select_for_update().filter(notification_id=notification_id).first()
         if row is None:
             raise NotFound("Outbox message not found.")
+        if row.cancelled_at is not None:
+            raise ApplicationError(
+                OutboxErrorCode.CANCELLED, f"Outbox message {row.message_id} was cancelled by its sender.", 409
+            )
         if row.replayed_at is not None:
             raise ApplicationError(
                 OutboxErrorCode.ALREADY_REPLAYED,
@@ -467,14 +532,59 @@ def outbox_replay(*, notification_id) -> OutboxMessage:
     return row
 
 
+# -- cancelling --------------------------------------------------------------------------------
+
+
+def notification_cancel(*, notification_id, sender: str, now: datetime | None = None) -> NotificationRequest:
+    """Cancel the sender's scheduled notification while its outbox row is unpublished.
+
+    The outbox row's lock decides a race with the relay: the relay holds it (FOR UPDATE SKIP
+    LOCKED) while it publishes, so a cancel either waits and then sees the row published
+    (409 already_published), or takes the lock first and the relay skips the row, then finds
+    it cancelled. Cancelling again answers the cancelled notification (idempotent).
+    """
+    notification = notification_get_for_sender(notification_id=notification_id, sender=sender)
+    now = now or timezone.now()
+    with transaction.atomic():
+        outbox = OutboxMessage.objects.select_for_update().get(notification_id=notification.pk)
+        if outbox.cancelled_at is not None:
+            return NotificationRequest.objects.get(pk=notification.pk)
+        if outbox.published_at is not None:
+            raise ApplicationError(
+                GatewayErrorCode.ALREADY_PUBLISHED,
+                f"Notification {notification.pk} was already handed to the broker; it can no longer be cancelled.",
+                409,
+                data={"notification_id": str(notification.pk), "published_at": outbox.published_at.isoformat()},
+            )
+        if outbox.due_at is None:
+            # Published after commit without a lock of its own: cancelling it could not
+            # promise anything, so only scheduled notifications are cancellable.
+            raise ApplicationError(
+                GatewayErrorCode.NOT_SCHEDULED,
+                f"Notification {notification.pk} was sent without send_at; only scheduled ones can be cancelled.",
+                409,
+                data={"notification_id": str(notification.pk)},
+            )
+        outbox.cancelled_at = now
+        outbox.save(update_fields=["cancelled_at"])
+        NotificationRequest.objects.filter(pk=notification.pk).update(
+            status=NotificationStatus.CANCELLED, cancelled_at=now, updated_at=now
+        )
+    logger.info("scheduled notification cancelled", extra={"notification_id": str(notification.pk)})
+    return NotificationRequest.objects.select_related("outbox").get(pk=notification.pk)
+
+
 # -- status ------------------------------------------------------------------------------------
 
 
 def notification_status_refresh(*, notification: NotificationRequest) -> NotificationLiveStatus:
     """The live status from the user service's log, remembered on the gateway's record.
 
-    With the user service down the gateway's last known status is answered instead.
+    With the user service down the gateway's last known status is answered instead; so it is
+    for a notification still scheduled or cancelled, which the workers have never seen.
     """
+    if notification.status in (NotificationStatus.SCHEDULED, NotificationStatus.CANCELLED):
+        return NotificationLiveStatus(status=notification.status, source=StatusSource.GATEWAY, log=None)
     try:
         log = notification_status_get(notification_id=str(notification.id))
     except DependencyUnavailable:

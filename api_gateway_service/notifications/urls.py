@@ -1,6 +1,7 @@
 from django.urls import path
 
 from notifications.apis import (
+    NotificationCancelApi,
     NotificationCollectionApi,
     NotificationDetailApi,
     NotificationStatsApi,
@@ -14,6 +15,7 @@ urlpatterns = [
     path("notifications/stats/", NotificationStatsApi.as_view(), name="notification-stats"),
     # str, not uuid: a malformed id must get the envelope's 404, not Django's HTML one.
     path("notifications/<str:notification_id>/", NotificationDetailApi.as_view(), name="notification-detail"),
+    path("notifications/<str:notification_id>/cancel/", NotificationCancelApi.as_view(), name="notification-cancel"),
     # Internal: outbox rows the relay set aside; an outbox row is named by its notification_id.
     path("outbox/parked/", OutboxParkedListApi.as_view(), name="outbox-parked"),
     path("outbox/<str:notification_id>/replay/", OutboxReplayApi.as_view(), name="outbox-replay"),

@@ -1,0 +1,505 @@
+"""Scheduled sends: send_at on POST /api/v1/notifications/, the relay's due index, and cancel.
+
+The scheduler is the relay's loop (relay_outbox): due scheduled rows are taken with
+FOR UPDATE SKIP LOCKED, so replicas never publish one twice and a cancel is decided by the
+row lock (docs/api.md, "Scheduled sends").
+"""
+
+import signal
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from notification_common.api_keys import hash_api_key
+from notification_common.rabbitmq import EMAIL_QUEUE, get_publisher
+from notification_common.testing import assert_envelope
+from notification_common.testing.rabbit import drain
+from notifications import services
+from notifications.health import check_outbox
+from notifications.models import NotificationRequest, OutboxMessage
+from notifications.senders import Sender
+from notifications.services import notification_accept, notification_cancel, outbox_relay_batch
+from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
+from notifications.tests.factories import OutboxMessageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def sender_label(sender_key) -> str:
+    """How the gateway names the bootstrap sender key (NotificationRequest.sender)."""
+    return f"key:bootstrap:{hash_api_key(sender_key)[:8]}"
+
+
+def scheduled_row(*, due_at, sender="key:bootstrap:test") -> OutboxMessage:
+    return OutboxMessageFactory(
+        due_at=due_at,
+        notification__send_at=due_at,
+        notification__status="scheduled",
+        notification__sender=sender,
+    )
+
+
+def published_ids(channel) -> list[str]:
+    return [message["notification_id"] for message, _ in drain(channel, EMAIL_QUEUE)]
+
+
+def wait_until(condition, *, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def cancel_url(notification_id) -> str:
+    return f"{NOTIFICATIONS_URL}{notification_id}/cancel/"
+
+
+# -- accepting -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_at_answers_202_scheduled_in_utc_and_publishes_nothing_yet(send, user_service, rabbit_channel):
+    user_id = user_service.add_user()
+    send_at = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
+    spelled_with_offset = send_at.astimezone(timezone.get_fixed_timezone(120)).isoformat()
+
+    response = send(notification_body(user_id, send_at=spelled_with_offset))
+
+    body = assert_envelope(response, status=202)
+    assert body["message"] == "Notification scheduled."
+    assert body["data"]["status"] == "scheduled"
+    assert body["data"]["send_at"] == rfc3339(send_at)
+    assert body["data"]["queued"] is False
+    assert published_ids(rabbit_channel) == []
+    outbox = OutboxMessage.objects.get(notification_id=body["data"]["notification_id"])
+    assert outbox.due_at == send_at
+    assert outbox.published_at is None
+
+
+@pytest.mark.parametrize(
+    "send_at, problem",
+    [
+        (lambda now: rfc3339(now - timedelta(seconds=1)), "future"),
+        (lambda now: rfc3339(now + timedelta(days=30, minutes=1)), "30 days"),
+        (lambda now: "tomorrow at noon", "RFC 3339"),
+        (lambda now: (now + timedelta(hours=1)).replace(tzinfo=None).isoformat(), "RFC 3339"),  # no offset
+        (lambda now: (now + timedelta(days=1)).date().isoformat(), "RFC 3339"),  # a date alone
+        (lambda now: "2026-02-30T10:00:00Z", "RFC 3339"),  # no such day
+        (lambda now: 1767225600, "RFC 3339"),  # a unix time
+        (lambda now: [rfc3339(now + timedelta(hours=1))], "RFC 3339"),
+        (lambda now: None, "null"),
+    ],
+    ids=["past", "beyond-30-days", "not-a-date", "no-offset", "date-only", "impossible-day", "number", "list", "null"],
+)
+def test_bad_send_at_is_400_naming_it(send, user_service, send_at, problem):
+    user_id = user_service.add_user()
+
+    response = send(notification_body(user_id, send_at=send_at(timezone.now())))
+
+    body = assert_envelope(response, status=400, error="validation_error")
+    assert list(body["data"]) == ["send_at"]
+    assert problem in body["data"]["send_at"][0]
+    assert not NotificationRequest.objects.exists()
+
+
+def test_send_at_just_inside_30_days_is_accepted(send, user_service):
+    user_id = user_service.add_user()
+
+    response = send(notification_body(user_id, send_at=rfc3339(timezone.now() + timedelta(days=29, hours=23))))
+
+    assert assert_envelope(response, status=202)["data"]["status"] == "scheduled"
+
+
+def test_the_same_send_at_spelled_with_another_offset_is_a_duplicate(send, user_service):
+    user_id = user_service.add_user()
+    send_at = (timezone.now() + timedelta(hours=3)).replace(microsecond=0)
+    body = notification_body(user_id, request_id="sched-1", send_at=rfc3339(send_at))
+    first = assert_envelope(send(body), status=202)
+
+    again = send(
+        notification_body(
+            user_id, request_id="sched-1", send_at=send_at.astimezone(timezone.get_fixed_timezone(-300)).isoformat()
+        )
+    )
+
+    data = assert_envelope(again, status=200)["data"]
+    assert data["duplicate"] is True
+    assert data["notification_id"] == first["data"]["notification_id"]
+    assert NotificationRequest.objects.count() == 1
+
+
+def test_a_different_send_at_under_the_same_request_id_is_a_conflict(send, user_service):
+    user_id = user_service.add_user()
+    send_at = timezone.now() + timedelta(hours=3)
+    assert_envelope(send(notification_body(user_id, request_id="sched-2", send_at=rfc3339(send_at))), status=202)
+
+    later = send(notification_body(user_id, request_id="sched-2", send_at=rfc3339(send_at + timedelta(minutes=1))))
+    immediate = send(notification_body(user_id, request_id="sched-2"))
+
+    assert_envelope(later, status=409, error="idempotency_conflict")
+    assert_envelope(immediate, status=409, error="idempotency_conflict")
+
+
+def test_a_retry_after_send_at_has_passed_answers_the_original(user_service):
+    user_id = user_service.add_user()
+    now = timezone.now()
+    fields = dict(notification_body(user_id), request_id="sched-3", trace_id="t", send_at=now + timedelta(minutes=1))
+
+    first = notification_accept(sender=Sender(label="key:test"), now=now, **fields)
+    retry = notification_accept(sender=Sender(label="key:test"), now=now + timedelta(minutes=5), **fields)
+
+    assert retry.duplicate is True
+    assert retry.notification.pk == first.notification.pk
+
+
+def test_detail_shows_scheduled_and_send_at_without_asking_the_user_service(api_client, sender_key, send, user_service):
+    user_id = user_service.add_user()
+    send_at = timezone.now() + timedelta(hours=1)
+    created = assert_envelope(send(notification_body(user_id, send_at=rfc3339(send_at))), status=202)["data"]
+
+    response = api_client.get(f"{NOTIFICATIONS_URL}{created['notification_id']}/", HTTP_X_API_KEY=sender_key)
+
+    data = assert_envelope(response, status=200)["data"]
+    assert data["status"] == "scheduled"
+    assert data["status_source"] == "gateway"
+    assert data["send_at"] == created["send_at"]
+    assert data["cancelled_at"] is None
+    assert user_service.server.requests_to("GET", user_service.status_path(created["notification_id"])) == []
+
+
+# -- the scheduler (relay) -----------------------------------------------------------------------
+
+
+def test_relay_publishes_a_scheduled_row_when_due_and_not_a_moment_before(rabbit_channel):
+    due_at = timezone.now() + timedelta(minutes=10)
+    row = scheduled_row(due_at=due_at)
+
+    early = outbox_relay_batch(batch_size=10, grace_seconds=0, now=due_at - timedelta(milliseconds=1))
+    assert early.published == 0
+    assert published_ids(rabbit_channel) == []
+
+    # No grace for scheduled rows: no after-commit publish races them.
+    due = outbox_relay_batch(batch_size=10, grace_seconds=60, now=due_at)
+
+    assert due.published == 1
+    assert published_ids(rabbit_channel) == [str(row.notification_id)]
+    row.refresh_from_db()
+    assert row.published_at is not None
+    assert NotificationRequest.objects.get(pk=row.notification_id).status == "pending"
+
+
+def test_relay_takes_due_scheduled_rows_in_due_order_before_the_backlog(rabbit_channel):
+    now = timezone.now()
+    later = scheduled_row(due_at=now - timedelta(seconds=1))
+    sooner = scheduled_row(due_at=now - timedelta(seconds=5))
+    not_yet = scheduled_row(due_at=now + timedelta(seconds=5))
+    backlog = OutboxMessageFactory()
+    OutboxMessage.objects.filter(pk=backlog.pk).update(created_at=now - timedelta(minutes=1))
+
+    outbox_relay_batch(batch_size=10, grace_seconds=0, now=now)
+
+    assert published_ids(rabbit_channel) == [
+        str(sooner.notification_id),
+        str(later.notification_id),
+        str(backlog.notification_id),
+    ]
+    not_yet.refresh_from_db()
+    assert not_yet.published_at is None
+
+
+def test_health_backlog_leaves_out_rows_not_yet_due():
+    scheduled_row(due_at=timezone.now() + timedelta(days=3))
+    overdue = scheduled_row(due_at=timezone.now() - timedelta(seconds=30))
+    OutboxMessage.objects.filter(pk=overdue.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    outbox = check_outbox()
+
+    assert outbox["backlog"] == 1
+    assert 30 <= outbox["oldest_age_seconds"] < 3600  # aged from its due time, not its creation
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_schedulers_at_once_publish_each_due_row_exactly_once(rabbit_channel):
+    due_at = timezone.now() - timedelta(seconds=1)
+    rows = [scheduled_row(due_at=due_at) for _ in range(40)]
+    start = threading.Barrier(2)
+    results = []
+
+    def scheduler():
+        try:
+            start.wait(10)
+            while True:
+                result = outbox_relay_batch(batch_size=5, grace_seconds=0)
+                results.append(result.published)
+                if result.taken == 0:
+                    return
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    published = published_ids(rabbit_channel)
+    assert sorted(published) == sorted(str(row.notification_id) for row in rows)
+    assert sum(results) == 40
+    assert not OutboxMessage.objects.filter(published_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduler_skips_the_row_another_scheduler_holds(rabbit_channel):
+    due_at = timezone.now() - timedelta(seconds=1)
+    held, free = scheduled_row(due_at=due_at), scheduled_row(due_at=due_at + timedelta(milliseconds=1))
+    locked, release = threading.Event(), threading.Event()
+
+    def other_scheduler():
+        try:
+            with transaction.atomic():
+                list(OutboxMessage.objects.select_for_update(skip_locked=True).filter(pk=held.pk))
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_scheduler)
+    thread.start()
+    assert locked.wait(10)
+    try:
+        result = outbox_relay_batch(batch_size=10, grace_seconds=0)
+    finally:
+        release.set()
+        thread.join(10)
+
+    assert result.published == 1
+    assert published_ids(rabbit_channel) == [str(free.notification_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_loop_publishes_a_scheduled_notification_within_2_s_of_send_at(send, user_service, rabbit_channel):
+    """Measured on the running relay at the shipped poll interval (OUTBOX_RELAY_INTERVAL_SECONDS)."""
+    from django.conf import settings
+
+    assert settings.OUTBOX_RELAY_INTERVAL_SECONDS <= 1.0
+    user_id = user_service.add_user()
+    send_at = timezone.now() + timedelta(seconds=2)
+    created = assert_envelope(send(notification_body(user_id, send_at=rfc3339(send_at))), status=202)["data"]
+    # The relay stops on SIGTERM: sent once the row is published (or after a deadline).
+    import os
+
+    def stop_when_published():
+        try:
+            wait_until(
+                lambda: OutboxMessage.objects.filter(
+                    notification_id=created["notification_id"], published_at__isnull=False
+                ).exists(),
+                timeout=15,
+            )
+        finally:
+            connections.close_all()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=stop_when_published)
+    watcher.start()
+    call_command("relay_outbox", stdout=StringIO())
+    watcher.join(5)
+
+    row = OutboxMessage.objects.get(notification_id=created["notification_id"])
+    assert row.published_at is not None
+    lateness = (row.published_at - row.due_at).total_seconds()
+    assert 0 <= lateness < 2.0
+    assert published_ids(rabbit_channel) == [created["notification_id"]]
+
+
+# -- cancelling ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_before_send_at_answers_cancelled_and_it_is_never_published(
+    api_client, sender_key, send, user_service, rabbit_channel
+):
+    user_id = user_service.add_user()
+    send_at = timezone.now() + timedelta(hours=1)
+    created = assert_envelope(send(notification_body(user_id, send_at=rfc3339(send_at))), status=202)["data"]
+
+    response = api_client.post(cancel_url(created["notification_id"]), HTTP_X_API_KEY=sender_key)
+
+    data = assert_envelope(response, status=200)["data"]
+    assert data["status"] == "cancelled"
+    assert data["cancelled_at"] is not None
+    assert outbox_relay_batch(batch_size=10, grace_seconds=0, now=send_at + timedelta(minutes=1)).taken == 0
+    assert published_ids(rabbit_channel) == []
+    detail = api_client.get(f"{NOTIFICATIONS_URL}{created['notification_id']}/", HTTP_X_API_KEY=sender_key)
+    assert assert_envelope(detail, status=200)["data"]["status"] == "cancelled"
+
+
+def test_cancelling_twice_answers_200_cancelled_again(api_client, sender_key, sender_label):
+    row = scheduled_row(due_at=timezone.now() + timedelta(hours=1), sender=sender_label)
+    first = assert_envelope(api_client.post(cancel_url(row.notification_id), HTTP_X_API_KEY=sender_key), status=200)
+
+    again = api_client.post(cancel_url(row.notification_id), HTTP_X_API_KEY=sender_key)
+
+    data = assert_envelope(again, status=200)["data"]
+    assert data["status"] == "cancelled"
+    assert data["cancelled_at"] == first["data"]["cancelled_at"]
+
+
+def test_cancel_after_publishing_is_409_already_published(api_client, sender_key, sender_label, rabbit_channel):
+    row = scheduled_row(due_at=timezone.now() - timedelta(seconds=1), sender=sender_label)
+    outbox_relay_batch(batch_size=10, grace_seconds=0)
+
+    response = api_client.post(cancel_url(row.notification_id), HTTP_X_API_KEY=sender_key)
+
+    assert_envelope(response, status=409, error="already_published")
+    assert NotificationRequest.objects.get(pk=row.notification_id).status == "pending"
+
+
+def test_cancel_of_a_notification_sent_without_send_at_is_409_not_scheduled(api_client, sender_key, sender_label):
+    row = OutboxMessageFactory(notification__sender=sender_label)
+
+    response = api_client.post(cancel_url(row.notification_id), HTTP_X_API_KEY=sender_key)
+
+    assert_envelope(response, status=409, error="not_scheduled")
+
+
+def test_cancel_of_another_senders_notification_is_404_and_leaves_it(api_client, sender_key):
+    row = scheduled_row(due_at=timezone.now() + timedelta(hours=1), sender="key:someone-else")
+
+    response = api_client.post(cancel_url(row.notification_id), HTTP_X_API_KEY=sender_key)
+
+    assert_envelope(response, status=404, error="not_found")
+    row.refresh_from_db()
+    assert row.cancelled_at is None
+
+
+@pytest.mark.parametrize("notification_id", [uuid.uuid4(), "not-a-uuid"])
+def test_cancel_of_an_unknown_or_malformed_id_is_404(api_client, sender_key, notification_id):
+    response = api_client.post(cancel_url(notification_id), HTTP_X_API_KEY=sender_key)
+
+    assert_envelope(response, status=404, error="not_found")
+
+
+def test_cancel_without_credentials_is_401(api_client):
+    row = scheduled_row(due_at=timezone.now() + timedelta(hours=1))
+
+    response = api_client.post(cancel_url(row.notification_id))
+
+    assert response.status_code == 401
+    row.refresh_from_db()
+    assert row.cancelled_at is None
+
+
+def test_a_cancelled_parked_row_cannot_be_replayed(api_client, internal_key):
+    row = scheduled_row(due_at=timezone.now() + timedelta(hours=1))
+    notification_cancel(notification_id=row.notification_id, sender=row.notification.sender)
+    OutboxMessage.objects.filter(pk=row.pk).update(parked_at=timezone.now())
+
+    response = api_client.post(f"/api/v1/outbox/{row.notification_id}/replay/", HTTP_X_API_KEY=internal_key)
+
+    assert_envelope(response, status=409, error="cancelled")
+
+
+# -- cancel racing the scheduler: the row lock decides --------------------------------------------
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_while_the_scheduler_publishes_waits_and_answers_already_published(monkeypatch, rabbit_channel):
+    row = scheduled_row(due_at=timezone.now() - timedelta(seconds=1))
+    publishing, go = threading.Event(), threading.Event()
+
+    class HeldPublisher:
+        """The broker answering slowly: the scheduler holds the row lock meanwhile."""
+
+        def __init__(self, url):
+            self.real = get_publisher(url)
+
+        def publish(self, *args, **kwargs):
+            publishing.set()
+            go.wait(10)
+            return self.real.publish(*args, **kwargs)
+
+    monkeypatch.setattr(services, "get_publisher", HeldPublisher)
+    outcome = {}
+
+    def scheduler():
+        try:
+            outcome["relay"] = outbox_relay_batch(batch_size=10, grace_seconds=0)
+        finally:
+            connections.close_all()
+
+    def cancel():
+        try:
+            notification_cancel(notification_id=row.notification_id, sender=row.notification.sender)
+            outcome["cancel"] = "cancelled"
+        except Exception as exc:  # the refusal is what this test looks at
+            outcome["cancel"] = getattr(exc, "code", repr(exc))
+        finally:
+            connections.close_all()
+
+    relay_thread = threading.Thread(target=scheduler)
+    relay_thread.start()
+    assert publishing.wait(10)
+    cancel_thread = threading.Thread(target=cancel)
+    cancel_thread.start()
+    wait_until(lambda: _lock_waiters() >= 1)  # the cancel is blocked on the scheduler's row lock
+    go.set()
+    relay_thread.join(10)
+    cancel_thread.join(10)
+
+    assert outcome["relay"].published == 1
+    assert outcome["cancel"] == "already_published"
+    assert published_ids(rabbit_channel) == [str(row.notification_id)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scheduler_running_while_a_cancel_holds_the_row_skips_it_and_never_publishes_it(rabbit_channel):
+    row = scheduled_row(due_at=timezone.now() - timedelta(seconds=1))
+    cancelled, release = threading.Event(), threading.Event()
+
+    def cancel_holding_its_transaction_open():
+        try:
+            with transaction.atomic():
+                notification_cancel(notification_id=row.notification_id, sender=row.notification.sender)
+                cancelled.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=cancel_holding_its_transaction_open)
+    thread.start()
+    assert cancelled.wait(10)
+    try:
+        during = outbox_relay_batch(batch_size=10, grace_seconds=0)
+    finally:
+        release.set()
+        thread.join(10)
+    after = outbox_relay_batch(batch_size=10, grace_seconds=0)
+
+    assert (during.taken, after.taken) == (0, 0)
+    assert published_ids(rabbit_channel) == []
+    row.refresh_from_db()
+    assert row.cancelled_at is not None and row.published_at is None
+    assert NotificationRequest.objects.get(pk=row.notification_id).status == "cancelled"
