@@ -40,12 +40,18 @@ def clock():
     return Clock()
 
 
+class OneRequestPerConnection(ServiceClient):
+    """A kept-alive connection would keep a live-server thread, and its database session,
+    open past the test database's teardown."""
+
+    def request(self, method: str, path: str, **kwargs):
+        kwargs["headers"] = {"Connection": "close", **(kwargs.get("headers") or {})}
+        return super().request(method, path, **kwargs)
+
+
 @pytest.fixture
 def client(live_server, internal_key):
-    client = ServiceClient("template_service", live_server.url, api_key=internal_key, retries=0)
-    yield client
-    # A kept-alive connection keeps a live-server thread, and its database session, alive.
-    client._session().close()
+    return OneRequestPerConnection("template_service", live_server.url, api_key=internal_key, retries=0)
 
 
 @pytest.fixture
