@@ -48,9 +48,13 @@ def deliveries(platform) -> dict[str, Counter]:
     return {"email": smtp_deliveries(platform.smtp_api), "push": fcm_deliveries(platform.fcm_url)}
 
 
-def wait_for_drain(platform, accepted: dict[str, str], *, timeout: float, quiet: float, progress=print) -> dict:
+def wait_for_drain(
+    platform, accepted: dict[str, str], *, timeout: float, quiet: float, queued=None, progress=print
+) -> dict:
     """Poll the loopback servers until every accepted id arrived, or nothing new arrived for
-    ``quiet`` seconds, or ``timeout``; returns the last deliveries seen."""
+    ``quiet`` seconds while ``queued()`` (messages still in the broker's queues, delay tiers
+    included) is 0, or ``timeout``; returns the last deliveries seen. Messages still queued
+    are still on their way (e.g. waiting out a dead worker's sending lease), not lost."""
     deadline = time.monotonic() + timeout
     last_total, last_change = -1, time.monotonic()
     while True:
@@ -63,8 +67,14 @@ def wait_for_drain(platform, accepted: dict[str, str], *, timeout: float, quiet:
             last_total, last_change = total, time.monotonic()
             progress(f"chaos: drain: {arrived}/{len(accepted)} accepted notifications delivered")
         now = time.monotonic()
-        if now > deadline or now - last_change > quiet:
+        if now > deadline:
             return got
+        if now - last_change > quiet:
+            in_queues = queued() if queued is not None else 0
+            if not in_queues:
+                return got
+            progress(f"chaos: drain: nothing new for {quiet:g}s, {in_queues} message(s) still queued: waiting")
+            last_change = now
         time.sleep(3)
 
 

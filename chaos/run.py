@@ -98,8 +98,8 @@ PROFILES = {
         retry_base=1,
         retry_max=5,
         breaker_reset=5,
-        drain_timeout=300,
-        drain_quiet=90,
+        drain_timeout=480,  # a worker killed mid-send holds its claim for the sending lease (push: 300 s)
+        drain_quiet=60,
     ),
     "full": Profile(
         name="full",
@@ -118,8 +118,8 @@ PROFILES = {
         retry_base=2,
         retry_max=60,
         breaker_reset=15,
-        drain_timeout=1200,
-        drain_quiet=240,
+        drain_timeout=1500,
+        drain_quiet=180,
     ),
 }
 KILLED = ("email-worker", "push-worker", "dead-letter-consumer", "outbox-relay", "gateway worker", "users")
@@ -408,7 +408,13 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
         load_seconds = time.time() - load_started
         accepted = {s.notification_id: s.channel for s in sent if s.accepted}
         events.add("load-done", f"{len(sent)} requests, {len(accepted)} accepted")
-        got = accounting.wait_for_drain(platform, accepted, timeout=profile.drain_timeout, quiet=profile.drain_quiet)
+        got = accounting.wait_for_drain(
+            platform,
+            accepted,
+            timeout=profile.drain_timeout,
+            quiet=profile.drain_quiet,
+            queued=lambda: _queued(platform.env["RABBITMQ_URL"]),
+        )
         events.add("drained", "deliveries counted")
         # The dead-letter consumer stores what reached failed.queue; give it a moment to settle.
         deadline = time.monotonic() + 60
@@ -471,6 +477,15 @@ def run(profile: Profile, out: Path, keep: bool) -> int:
     print(text, flush=True)
     print(f"chaos: wrote {stem}.json and .md; process logs in {workdir}/platform", flush=True)
     return 0 if result["passed"] else 1
+
+
+def _queued(rabbitmq_url: str) -> int:
+    try:
+        depths, _ = accounting.queue_depths(rabbitmq_url)
+    except Exception as exc:  # the drain goes on; the final accounting reports the broker state
+        print(f"chaos: drain: could not read queue depths: {exc}", flush=True)
+        return 0
+    return sum(n for n in depths.values() if isinstance(n, int))
 
 
 def _outage_refusals(platform) -> dict[str, int | str]:
