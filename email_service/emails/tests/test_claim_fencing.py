@@ -19,6 +19,7 @@ from emails.services import (
     AttemptRecord,
     email_batch_claim,
     email_batch_finalize,
+    email_claim_holds,
     email_claim_renew,
     email_mark_failed,
 )
@@ -77,6 +78,22 @@ def test_claim_taken_over_after_its_lease_is_not_renewed_for_the_old_holder():
     assert email_claim_renew(claim=first) == set()
     assert email_claim_renew(claim=second) == {row.pk}
     assert (row.status, row.claim_token, row.attempts) == (DeliveryStatus.SENDING, second.token, 2)
+
+
+def test_young_claim_is_known_to_hold_its_rows_without_a_statement(django_assert_num_queries):
+    request = _request(email_message())
+    claim = email_batch_claim(requests=[request], lease_seconds=60, from_email=FROM)
+
+    with django_assert_num_queries(0):
+        assert email_claim_holds(claim=claim, delivery=claim.claimed[request.notification_id])
+
+
+def test_holder_past_half_its_lease_asks_and_learns_it_was_taken_over():
+    request = _request(email_message())
+    first = email_batch_claim(requests=[request], lease_seconds=0, from_email=FROM)
+    email_batch_claim(requests=[request], lease_seconds=60, from_email=FROM)
+
+    assert email_claim_holds(claim=first, delivery=first.claimed[request.notification_id]) is False
 
 
 def test_live_claim_makes_a_redelivered_copy_wait():
