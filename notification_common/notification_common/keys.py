@@ -11,6 +11,19 @@ import os
 from pathlib import Path
 
 
+def new_rsa_keypair() -> tuple[str, str]:
+    """A fresh RSA 2048 pair as PEM text: (private PKCS8, public SubjectPublicKeyInfo)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private.decode(), public.decode()
+
+
 def ensure_dev_keypair(private_path: Path, public_path: Path) -> None:
     if private_path.exists() and public_path.exists():
         return

@@ -7,27 +7,13 @@ import uuid
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from notification_common.jwt_keys import key_id
+from notification_common.keys import new_rsa_keypair
 from notification_common.testing import assert_envelope
 
-
-def _pair():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-NEXT_PRIVATE, NEXT_PUBLIC = _pair()
-OTHER_PRIVATE, OTHER_PUBLIC = _pair()
+NEXT_PRIVATE, NEXT_PUBLIC = new_rsa_keypair()
+OTHER_PRIVATE, OTHER_PUBLIC = new_rsa_keypair()
 
 
 def token(private_pem, *, kid=None):

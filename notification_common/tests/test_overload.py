@@ -5,53 +5,24 @@ gunicorn (the same configuration as production) with one worker and two threads 
 test project; a view holds each thread for 0.4 s, so of 12 simultaneous requests most wait
 far longer than the 0.2 s queue limit of this test."""
 
-import os
-import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-from notification_common.testing.processes import wait_until_serving
+from notification_common.testing.processes import gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "ENVIRONMENT": "test",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "2",
-        "OVERLOAD_MAX_QUEUE_SECONDS": "0.2",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:notification_common.gunicorn_conf", "tests.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process, timeout=30, what="the test project under gunicorn")
+    env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "ENVIRONMENT": "test", "OVERLOAD_MAX_QUEUE_SECONDS": "0.2"}
+    with gunicorn_serving(
+        cwd=ROOT, env=env, wsgi="tests.wsgi", threads=2, what="the test project under gunicorn"
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def _together(count: int, call) -> list:

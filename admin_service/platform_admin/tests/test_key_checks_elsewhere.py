@@ -1,10 +1,6 @@
 """What another service sees: notification_common.api_keys.verify_api_key asking a real
 admin service process over HTTP (this test process plays the other service)."""
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -17,7 +13,7 @@ from django.utils import timezone
 from notification_common.api_keys import verify_api_key
 from notification_common.conf import common_settings
 from notification_common.service_clients import reset_clients
-from notification_common.testing.processes import wait_until_serving
+from notification_common.testing.processes import gunicorn_serving
 from platform_admin.models import ApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,43 +21,21 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def admin_service_url(django_db_setup):
     """The admin service under gunicorn, on the test database, Redis db and vhost."""
     db = connection.settings_dict
-    port = _free_port()
     env = {
-        **os.environ,
         "ADMIN_DATABASE_URL": (
             f"postgres://{quote(db['USER'])}:{quote(db['PASSWORD'])}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         # The same Redis db and vhost as this test session (not another suite's).
         "REDIS_URL": common_settings.REDIS_URL,
         "RABBITMQ_URL": common_settings.RABBITMQ_URL,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "1",
-        "GUNICORN_THREADS": "4",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:notification_common.gunicorn_conf", "config.wsgi"],
-        cwd=SERVICE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, process, timeout=20, what="the admin service")
+    with gunicorn_serving(cwd=SERVICE_DIR, env=env, what="the admin service", timeout=20) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -1,9 +1,48 @@
-"""Waiting for a service a test or benchmark started itself (gunicorn on a free port)."""
+"""Services a test or benchmark starts itself: gunicorn on a free port, and waiting for it."""
 
+import contextlib
+import os
+import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 import requests
+
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:notification_common.gunicorn_conf"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def gunicorn_serving(
+    *, cwd, env: dict, what: str, wsgi: str = "config.wsgi", workers: int = 1, threads: int = 4, timeout: float = 30
+) -> Iterator[str]:
+    """Run ``wsgi`` under gunicorn with the platform's configuration (as production does) on
+    a free loopback port; yield its URL once it answers; stop it afterwards."""
+    port = free_port()
+    process_env = {
+        **os.environ,
+        **env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(workers),
+        "GUNICORN_THREADS": str(threads),
+    }
+    process = subprocess.Popen(
+        [*GUNICORN, wsgi], cwd=cwd, env=process_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(url, process, timeout=timeout, what=what)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def wait_until_serving(

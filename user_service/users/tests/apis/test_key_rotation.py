@@ -7,11 +7,10 @@ additional key until the last token it signed has expired; (3) drop the old key.
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from rest_framework.test import APIClient
 
 from notification_common.jwt_keys import key_id
+from notification_common.keys import new_rsa_keypair
 from notification_common.testing import assert_envelope
 from users import tokens
 from users.tests.factories import PASSWORD
@@ -21,20 +20,7 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/api/v1/users/login/"
 
 
-def _pair():
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-NEXT_PRIVATE, NEXT_PUBLIC = _pair()
+NEXT_PRIVATE, NEXT_PUBLIC = new_rsa_keypair()
 
 
 def login(user) -> dict:
