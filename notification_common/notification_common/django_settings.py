@@ -95,8 +95,10 @@ def service_settings(
         "ALLOWED_HOSTS": env_list("ALLOWED_HOSTS", [] if production else ["*"]),
         "CSRF_TRUSTED_ORIGINS": env_list("CSRF_TRUSTED_ORIGINS", []),
         # TLS, for deployments behind a TLS-terminating proxy (docs/operations.md). Production
-        # defaults are the safe ones; development and tests speak plain HTTP.
-        "SECURE_SSL_REDIRECT": env_bool("DJANGO_SECURE_SSL_REDIRECT", production),
+        # defaults are the safe ones; development and tests speak plain HTTP. The redirect is
+        # opt-in: the services call each other over plain HTTP on a private network (compose,
+        # Kubernetes), where a redirect would break every internal call; the proxy redirects.
+        "SECURE_SSL_REDIRECT": env_bool("DJANGO_SECURE_SSL_REDIRECT", False),
         "SECURE_REDIRECT_EXEMPT": SSL_REDIRECT_EXEMPT,
         "SECURE_PROXY_SSL_HEADER": _proxy_ssl_header(env_str("DJANGO_SECURE_PROXY_SSL_HEADER", "")),
         "SECURE_HSTS_SECONDS": env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000 if production else 0),

@@ -48,6 +48,8 @@ def _strong_env(keys: dict[str, str]) -> dict[str, str]:
         "ADMIN_JWT_SECRETS": f"2026-12={secrets.token_urlsafe(32)};2027-01={secrets.token_urlsafe(32)}",
         "ALLOWED_HOSTS": "notifications.example.com",
         "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO=https",
+        # The two opt-ins (docs/operations.md): a service facing clients without a redirecting proxy.
+        "DJANGO_SECURE_SSL_REDIRECT": "true",
         "DJANGO_SECURE_HSTS_PRELOAD": "true",
     }
 
@@ -118,6 +120,17 @@ def test_production_with_strong_values_passes_the_deploy_check_without_warnings(
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_without_the_opt_ins_the_deploy_check_warns_only_about_them(production_keys):
+    env = _strong_env(production_keys)
+    del env["DJANGO_SECURE_SSL_REDIRECT"], env["DJANGO_SECURE_HSTS_PRELOAD"]
+
+    result = _run("template_service", ["manage.py", "check", "--deploy"], env)
+
+    assert result.returncode == 0, result.stderr
+    warnings = sorted(line.split(")")[0].split("(")[-1] for line in result.stderr.splitlines() if "(security." in line)
+    assert warnings == ["security.W008", "security.W021"]
 
 
 def test_the_wsgi_application_refuses_to_start_on_the_defaults():
