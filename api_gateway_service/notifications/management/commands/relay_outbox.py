@@ -1,4 +1,6 @@
-"""``manage.py relay_outbox``: publish the outbox rows the after-commit publish left behind.
+"""``manage.py relay_outbox``: publish the outbox rows the after-commit publish left behind,
+and scheduled rows (``send_at``) once they are due: this loop is the scheduler, so no other
+process is needed (docs/api_gateway.md, "Scheduled sends"). Keep --interval well under 2 s.
 
 Safe to run several at once (rows are taken with FOR UPDATE SKIP LOCKED). Stops cleanly on
 SIGTERM/SIGINT after the batch in hand. A row the broker refuses is retried with its own
@@ -37,7 +39,7 @@ def _positive(kind, name):
 
 
 class Command(BaseCommand):
-    help = "Publish unpublished outbox rows to RabbitMQ, oldest first (loop, or --once)."
+    help = "Publish due scheduled and unpublished outbox rows to RabbitMQ, oldest first (loop, or --once)."
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="relay what is due now, then exit")
