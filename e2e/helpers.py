@@ -187,13 +187,16 @@ def create_template(
     channel: str,
     versions: dict[str, dict],
     default_language: str = "en",
+    user_triggerable: bool = False,
 ) -> dict:
-    """Create a template with version 1 in each language of ``versions`` ({language: fields})."""
+    """Create a template with version 1 in each language of ``versions`` ({language: fields}).
+    ``user_triggerable``: whether user tokens may send it (to themselves) through the gateway."""
     body = {
         "code": code,
         "channel": channel,
         "default_language": default_language,
         "description": "created by the e2e suite",
+        "user_triggerable": user_triggerable,
         "versions": [{"language": language, **fields} for language, fields in versions.items()],
     }
     return data(templates.post("/api/v1/templates/", json=body, headers=headers), 201)

@@ -23,6 +23,7 @@ def greeting(templates, internal) -> str:
         internal,
         code=code,
         channel="email",
+        user_triggerable=True,  # the users below send it to themselves with their own tokens
         versions={
             "en": {
                 "subject": "Welcome, {{ name }}",

@@ -79,6 +79,17 @@ def test_user_may_not_notify_another_user(users, gateway, notice):
     assert error(response, 403)
 
 
+def test_a_user_token_may_not_send_a_template_that_is_not_user_triggerable(users, gateway, notice):
+    # given a user and a template created without user_triggerable (the default)
+    user = register_user(users, name="Eve")
+
+    # when the user sends it to themself with their own token
+    response = send_notification(gateway, headers=user.auth, user_id=user.id, template_code=notice)
+
+    # then the gateway refuses: open registration must not make the platform a relay
+    assert error(response, 403) == "template_not_user_triggerable"
+
+
 def test_request_without_credentials_is_refused(users, gateway, notice):
     user = register_user(users)
 
