@@ -7,7 +7,7 @@ login/refresh (no credential yet) and the key check (another service's internal 
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -18,12 +18,14 @@ from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, NotFound
 from notification_common.pagination import PageField, paginate
+from notification_common.schema import error_responses
 from notification_common.validation import SingleLineTextValidator
 from platform_admin import clients, selectors, services
 from platform_admin.constants import AdminErrorCode, AuditAction, Channel
 from platform_admin.dashboard import dashboard_collect
 
 ANY = OpenApiTypes.OBJECT  # answers passed on from another service, shaped by its contract
+ANY_LIST = {"type": "array", "items": {"type": "object"}}  # a page of them (meta: the upstream's)
 
 
 def _query(serializer_class, request) -> dict:
@@ -60,7 +62,11 @@ class AdminLoginApi(APIView):
                 raise serializers.ValidationError({"username": ["Give a username or an email."]})
             return attrs
 
-    @extend_schema(request=InputSerializer, responses=ANY, summary="Log in: admin access and refresh tokens")
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: ANY, **error_responses(401, 429)},
+        summary="Log in: admin access and refresh tokens",
+    )
     def post(self, request):
         data = _body(self.InputSerializer, request)
         tokens = services.admin_login(
@@ -76,7 +82,9 @@ class AdminTokenRefreshApi(APIView):
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField()
 
-    @extend_schema(request=InputSerializer, responses=ANY, summary="A new admin access token")
+    @extend_schema(
+        request=InputSerializer, responses={200: ANY, **error_responses(401)}, summary="A new admin access token"
+    )
     def post(self, request):
         data = _body(self.InputSerializer, request)
         return ok(services.admin_token_refresh(refresh=data["refresh"]))
@@ -107,8 +115,8 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     is_bootstrap = serializers.BooleanField()
     created_by = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
-    revoked_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
     last_used_at = serializers.SerializerMethodField()
 
     def get_status(self, obj) -> str:
@@ -123,6 +131,7 @@ class ApiKeyOutputSerializer(serializers.Serializer):
     def get_created_by(self, obj) -> str | None:
         return obj.created_by.get_username() if obj.created_by else None
 
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_last_used_at(self, obj) -> str | None:
         pending = self.context.get("pending_usage")
         if pending is None:
@@ -208,7 +217,9 @@ class ApiKeyRevokeApi(APIView):
 
 class ApiKeyRotateApi(APIView):
     @extend_schema(
-        request=None, responses={201: ApiKeyOutputSerializer}, summary="Replace a key by a new one with the same scopes"
+        request=None,
+        responses={201: ApiKeyOutputSerializer, **error_responses(409)},
+        summary="Replace a key by a new one with the same scopes",
     )
     def post(self, request, api_key_id):
         api_key = selectors.api_key_get(api_key_id=api_key_id)
@@ -237,10 +248,12 @@ class ApiKeyVerifyApi(APIView):
         id = serializers.UUIDField()
         name = serializers.CharField()
         scopes = serializers.ListField(child=serializers.CharField())
-        expires_at = serializers.DateTimeField()
+        expires_at = serializers.DateTimeField(allow_null=True)
 
     @extend_schema(
-        request=InputSerializer, responses=OutputSerializer, summary="Check a key (other services, internal key)"
+        request=InputSerializer,
+        responses={200: OutputSerializer, **error_responses(404)},
+        summary="Check a key (other services, internal key)",
     )
     def post(self, request):
         data = _body(self.InputSerializer, request)
@@ -272,7 +285,7 @@ class UserListApi(APIView):
 
     @extend_schema(
         parameters=[FilterSerializer],
-        responses=ANY,
+        responses={200: ANY_LIST},
         summary="Users (through the user service)",
         operation_id="admin_users_list",
     )
@@ -326,7 +339,7 @@ class TemplatesApi(APIView):
 
     @extend_schema(
         parameters=[FilterSerializer],
-        responses=ANY,
+        responses={200: ANY_LIST},
         summary="Templates (through the template service)",
         operation_id="admin_templates_list",
     )
@@ -397,7 +410,7 @@ class DeadLetterOutputSerializer(serializers.Serializer):
     body = serializers.CharField()
     failed_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField()
-    replayed_at = serializers.DateTimeField()
+    replayed_at = serializers.DateTimeField(allow_null=True)
     replay_count = serializers.IntegerField()
     # Could not be stored as it came: a reduced form, store_error says why (docs/admin_service.md).
     stored_reduced = serializers.BooleanField()
@@ -428,7 +441,11 @@ class DeadLetterDetailApi(APIView):
 
 
 class DeadLetterReplayApi(APIView):
-    @extend_schema(request=None, responses=DeadLetterOutputSerializer, summary="Replay a dead letter (once)")
+    @extend_schema(
+        request=None,
+        responses={200: DeadLetterOutputSerializer, **error_responses(409, 422)},
+        summary="Replay a dead letter (once)",
+    )
     def post(self, request, dead_letter_id):
         dead_letter = services.dead_letter_replay(
             dead_letter_id=selectors.dead_letter_get(dead_letter_id=dead_letter_id).pk,

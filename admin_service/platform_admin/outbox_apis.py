@@ -7,9 +7,11 @@ from rest_framework.views import APIView
 
 from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
+from notification_common.schema import error_responses
 from platform_admin import outbox
 
 ANY = OpenApiTypes.OBJECT  # rows as the gateway shapes them (docs/api_gateway.md)
+ANY_LIST = {"type": "array", "items": {"type": "object"}}
 
 
 class OutboxParkedListApi(APIView):
@@ -19,7 +21,7 @@ class OutboxParkedListApi(APIView):
 
     @extend_schema(
         parameters=[FilterSerializer],
-        responses=ANY,
+        responses={200: ANY_LIST},
         summary="Parked outbox messages (through the gateway)",
         operation_id="admin_outbox_parked_list",
     )
@@ -33,7 +35,7 @@ class OutboxParkedListApi(APIView):
 class OutboxReplayApi(APIView):
     @extend_schema(
         request=None,
-        responses=ANY,
+        responses={200: ANY, **error_responses(409)},
         summary="Replay a parked outbox message (once)",
         operation_id="admin_outbox_replay",
     )

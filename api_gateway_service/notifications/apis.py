@@ -16,6 +16,7 @@ from notification_common.envelope import ok
 from notification_common.languages import InvalidLanguage, normalize_language
 from notification_common.pagination import paginate
 from notification_common.request_context import get_request_id
+from notification_common.schema import error_responses
 from notifications.constants import NotificationStatus, NotificationType
 from notifications.permissions import CanSendNotifications
 from notifications.selectors import (
@@ -193,7 +194,11 @@ class NotificationCollectionApi(APIView):
     @extend_schema(
         operation_id="notification_create",
         request=NotificationCreateInputSerializer,
-        responses={202: NotificationCreateOutputSerializer, 200: NotificationCreateOutputSerializer},
+        responses={
+            202: NotificationCreateOutputSerializer,
+            200: NotificationCreateOutputSerializer,
+            **error_responses(404, 409, 422),
+        },
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False)],
     )
     def post(self, request):
@@ -310,7 +315,11 @@ class OutboxReplayApi(APIView):
 
     permission_classes = [IsInternal]
 
-    @extend_schema(operation_id="outbox_replay", request=None, responses=OutboxMessageOutputSerializer)
+    @extend_schema(
+        operation_id="outbox_replay",
+        request=None,
+        responses={200: OutboxMessageOutputSerializer, **error_responses(409)},
+    )
     def post(self, request, notification_id: str):
         row = outbox_replay(notification_id=notification_id)
         return ok(OutboxMessageOutputSerializer(row).data, message="Replayed: the relay publishes it shortly.")

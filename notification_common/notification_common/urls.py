@@ -6,11 +6,14 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from notification_common.envelope import envelope
 from notification_common.exceptions import ErrorCode, outage_response
 from notification_common.health import HealthApi, LivenessApi
 from notification_common.metrics import metrics_view
+
+PUBLIC = {"authentication_classes": [], "permission_classes": [AllowAny]}
 
 
 def common_urlpatterns() -> list:
@@ -18,8 +21,9 @@ def common_urlpatterns() -> list:
         path("api/v1/health/", HealthApi.as_view(), name="health"),
         path("api/v1/health/live/", LivenessApi.as_view(), name="liveness"),
         path("metrics", metrics_view, name="metrics"),
-        path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+        # Public documents: an attached credential, even a bad one, is ignored (no 401).
+        path("api/schema/", SpectacularAPIView.as_view(**PUBLIC), name="schema"),
+        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", **PUBLIC), name="swagger-ui"),
         path("admin/", admin.site.urls),
     ]
 

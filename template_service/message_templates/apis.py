@@ -6,7 +6,7 @@ Reads and substitution need an API key with ``templates:read`` (or ``templates:w
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.views import APIView
@@ -18,6 +18,7 @@ from notification_common.authentication import HasScope, IsInternal
 from notification_common.envelope import ok
 from notification_common.languages import InvalidLanguage, normalize_language
 from notification_common.pagination import paginate
+from notification_common.schema import error_responses
 from notification_common.validation import SingleLineTextValidator
 
 CanWriteTemplates = HasScope.of(Scope.TEMPLATES_WRITE, Scope.INTERNAL)
@@ -166,7 +167,9 @@ class TemplateListCreateApi(APIView):
         queryset = selectors.template_list(**filters.validated_data)
         return paginate(queryset, request, TemplateOutputSerializer)
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, summary="Create a template")
+    @extend_schema(
+        request=InputSerializer, responses={201: OutputSerializer, **error_responses(409)}, summary="Create a template"
+    )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -236,7 +239,13 @@ class TemplateDetailApi(APIView):
             TemplateOutputSerializer(selectors.template_get(code=template.code)).data, message="Template updated."
         )
 
-    @extend_schema(responses=TemplateOutputSerializer, summary="Soft-delete a template")
+    @extend_schema(
+        responses=inline_serializer(
+            "TemplateDeleted",
+            {"code": serializers.CharField(), "id": serializers.UUIDField(), "deleted_at": serializers.DateTimeField()},
+        ),
+        summary="Soft-delete a template",
+    )
     def delete(self, request, code: str):
         template = services.template_delete(template=selectors.template_get(code=code))
         return ok(
@@ -352,7 +361,7 @@ class TemplateSubstituteApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses=SubstituteOutputSerializer,
+        responses={200: SubstituteOutputSerializer, **error_responses(404, 422)},
         summary="Render a template with variables (errors: 404 template_not_found, 422 missing_variables)",
     )
     def post(self, request):

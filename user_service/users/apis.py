@@ -21,6 +21,7 @@ from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
 from notification_common.exceptions import ApplicationError, ErrorCode
 from notification_common.pagination import paginate
+from notification_common.schema import BARE, error_responses
 from users import delivery_status, selectors, services, tokens
 from users.constants import Channel, DeliveryStatus, Platform, StatusOutcome, UserErrorCode
 from users.models import User
@@ -116,7 +117,11 @@ class UsersApi(PerMethodAccessMixin, APIView):
     public_methods = ("POST",)
     permissions_by_method = {"GET": [IsInternal]}
 
-    @extend_schema(summary="Register a user", request=UserCreateInputSerializer, responses={201: UserOutputSerializer})
+    @extend_schema(
+        summary="Register a user",
+        request=UserCreateInputSerializer,
+        responses={201: UserOutputSerializer, **error_responses(409, 429)},
+    )
     def post(self, request):
         # Counted before validation: open registration must not become a way to send our
         # emails to strangers' addresses, nor to probe which addresses are taken, at speed.
@@ -161,7 +166,9 @@ class UserLoginApi(APIView):
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
     @extend_schema(
-        summary="Log in: access and refresh tokens", request=LoginInputSerializer, responses=TOKEN_PAIR_SCHEMA
+        summary="Log in: access and refresh tokens",
+        request=LoginInputSerializer,
+        responses={200: TOKEN_PAIR_SCHEMA, **error_responses(401, 429)},
     )
     def post(self, request):
         data = _validated(self.LoginInputSerializer, request.data)
@@ -179,7 +186,7 @@ class TokenRefreshApi(APIView):
     @extend_schema(
         summary="A new access token from a refresh token",
         request=TokenRefreshInputSerializer,
-        responses=ACCESS_TOKEN_SCHEMA,
+        responses={200: ACCESS_TOKEN_SCHEMA, **error_responses(401)},
     )
     def post(self, request):
         data = _validated(self.TokenRefreshInputSerializer, request.data)
@@ -192,7 +199,11 @@ class JwksApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Token public key as JWKS (RFC 7517, no envelope)", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Token public key as JWKS (RFC 7517, no envelope)",
+        responses={200: OpenApiTypes.OBJECT},
+        extensions={BARE: True},
+    )
     def get(self, request):
         return Response(tokens.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
@@ -406,7 +417,7 @@ class StatusReportApi(APIView):
     @extend_schema(
         summary="Delivery status report(s) (internal): one object or a list",
         request=StatusReportInputSerializer,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **error_responses(404, 409)},
     )
     def post(self, request):
         if isinstance(request.data, list):

@@ -1,0 +1,283 @@
+"""Tests every service runs against its own OpenAPI schema: the schema tells the truth.
+
+A service's ``tests/test_schema_contract.py`` imports them (``from ...schema_contract import *``),
+like ``service_contract.py``. The schema is the one the service serves (``/api/schema/``),
+post-processed by ``notification_common.schema.postprocess_envelope``. Two kinds of proof:
+
+- ``SchemaValidator.assert_conforms(response)``: a strict check of one real response (status
+  documented, body valid against the OpenAPI schema with no undocumented fields). The services'
+  own conformance tests call their endpoints with real data and pass each response through it.
+- ``test_fuzzed_requests_get_no_5xx_and_conforming_responses``: schemathesis generates valid and
+  invalid requests for every operation (``SCHEMA_FUZZ_EXAMPLES`` per operation and credential,
+  5 by default; ``make fuzz`` runs many more) against the service on a live server with its
+  test database: 0 responses 5xx but the documented 503, 0 responses the schema does not describe.
+
+The fixture ``schema_fuzz_headers`` (a list of header dicts, one run each) gives the credentials
+to fuzz with; a service overrides it (the admin service fuzzes with an admin token).
+"""
+
+import json
+import os
+import re
+from contextlib import contextmanager
+
+import pytest
+from jsonschema import Draft202012Validator, FormatChecker
+
+__all__ = [
+    "SchemaValidator",
+    "other_services",
+    "other_services_stubbed",
+    "schema_fuzz_headers",
+    "schema_validator",
+    "test_every_operation_documents_the_envelope_and_its_errors",
+    "test_fuzzed_requests_get_no_5xx_and_conforming_responses",
+    "test_schema_and_docs_ignore_a_bad_credential",
+]
+
+METHODS = ("get", "post", "put", "patch", "delete")
+# The OpenAPI 3.0 keywords JSON Schema does not know (nullable is translated, the rest dropped).
+_OPENAPI_ONLY = {"nullable", "readOnly", "writeOnly", "example", "discriminator", "xml", "externalDocs", "deprecated"}
+
+
+def to_json_schema(node, *, strict: bool = True):
+    """OpenAPI 3.0 schema object -> JSON Schema 2020-12. ``strict``: an object that lists its
+    properties admits no others, so an undocumented field in a response is a mismatch."""
+    if isinstance(node, list):
+        return [to_json_schema(item, strict=strict) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {}
+    for key, value in node.items():
+        if key in _OPENAPI_ONLY:
+            continue
+        if key == "properties":
+            converted[key] = {name: to_json_schema(sub, strict=strict) for name, sub in value.items()}
+        else:
+            converted[key] = to_json_schema(value, strict=strict)
+    if strict and "properties" in converted and "additionalProperties" not in converted:
+        converted["additionalProperties"] = False
+    if node.get("nullable"):
+        if "type" in converted:
+            converted["type"] = [converted["type"], "null"]
+            if "enum" in converted:
+                converted["enum"] = [*converted["enum"], None]
+        elif converted:
+            converted = {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+def _path_pattern(template: str) -> re.Pattern:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
+
+
+class SchemaValidator:
+    """Validates real responses against one service's OpenAPI schema."""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self.components = to_json_schema(schema.get("components", {}))
+        # Literal paths first, so /users/me/ is not taken for /users/{user_id}/.
+        self.paths = sorted(schema["paths"], key=lambda p: (p.count("{"), p))
+        self.patterns = {path: _path_pattern(path) for path in self.paths}
+
+    def operation(self, method: str, path: str) -> tuple[str, dict]:
+        for template in self.paths:
+            if self.patterns[template].match(path) and method.lower() in self.schema["paths"][template]:
+                return template, self.schema["paths"][template][method.lower()]
+        raise AssertionError(f"{method.upper()} {path} is not in the schema")
+
+    def errors(self, method: str, path: str, status: int, body, content_type: str = "application/json") -> list[str]:
+        """What is wrong with this response, by the schema ([] when it conforms)."""
+        template, operation = self.operation(method, path)
+        where = f"{method.upper()} {template} -> {status}"
+        responses = operation.get("responses", {})
+        documented = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get("default")
+        if documented is None:
+            return [f"{where}: status not documented (documented: {sorted(responses)})"]
+        content = documented.get("content")
+        if not content:
+            return [] if body in (None, b"", "") else [f"{where}: body where the schema documents none"]
+        media = content.get(content_type.split(";")[0].strip())
+        if media is None:
+            return [f"{where}: content type {content_type!r} not documented ({sorted(content)})"]
+        if "schema" not in media:
+            return []
+        root = {"components": self.components, "allOf": [to_json_schema(media["schema"])]}
+        validator = Draft202012Validator(root, format_checker=FormatChecker())
+        return [
+            f"{where}: {'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message[:300]}"
+            for error in validator.iter_errors(body)
+        ]
+
+    def assert_conforms(self, response) -> dict:
+        """A Django/DRF test response; returns its JSON body."""
+        method, path = response.request["REQUEST_METHOD"], response.request["PATH_INFO"]
+        content_type = response.get("Content-Type", "application/json")
+        body = json.loads(response.content) if response.content and "json" in content_type else response.content
+        problems = self.errors(method, path, response.status_code, body, content_type)
+        assert not problems, "\n".join(problems)
+        return body
+
+
+def served_schema() -> dict:
+    from rest_framework.test import APIClient
+
+    response = APIClient().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200, response.content[:500]
+    return json.loads(response.content)
+
+
+@pytest.fixture(scope="session")
+def schema_validator(django_db_setup, django_db_blocker) -> SchemaValidator:
+    with django_db_blocker.unblock():
+        return SchemaValidator(served_schema())
+
+
+def _bare(operation: dict) -> bool:
+    """The few operations that answer a standard document, not the envelope (JWKS)."""
+    ok = [r for s, r in operation["responses"].items() if s.startswith("2")]
+    schemas = [m.get("schema", {}) for r in ok for m in r.get("content", {}).values()]
+    return bool(schemas) and not any("success" in s.get("properties", {}) for s in schemas)
+
+
+def test_every_operation_documents_the_envelope_and_its_errors(schema_validator):
+    schema = schema_validator.schema
+    assert {"ErrorEnvelope", "PageMeta"} <= set(schema["components"]["schemas"])
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method not in METHODS or _bare(operation):
+                continue
+            where = f"{method.upper()} {path}"
+            responses = operation["responses"]
+            assert "503" in responses, where
+            for status, response in responses.items():
+                media = response.get("content", {}).get("application/json", {})
+                if status[0] in "45":
+                    assert media["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}, where
+                elif status != "204":
+                    assert media["schema"]["required"] == ["success", "data", "error", "message", "meta"], where
+            if any(requirement for requirement in operation.get("security", [{}])):
+                assert {"401", "403"} <= set(responses), where
+            if "{" in path:
+                assert "404" in responses, where
+            if "requestBody" in operation:
+                assert {"400", "413"} <= set(responses), where
+
+
+def test_schema_and_docs_ignore_a_bad_credential(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token", HTTP_X_API_KEY="not-a-key")
+    assert api_client.get("/api/schema/").status_code == 200
+    assert api_client.get("/api/docs/").status_code == 200
+
+
+# -- fuzzing with schemathesis -------------------------------------------------------------------
+
+FUZZ_EXAMPLES_ENV = "SCHEMA_FUZZ_EXAMPLES"
+
+
+@pytest.fixture
+def schema_fuzz_headers(internal_key) -> list[dict]:
+    """The credentials to fuzz with, one run each; a service overrides this fixture."""
+    return [{"X-API-Key": internal_key}]
+
+
+@contextmanager
+def other_services_stubbed(stub_server):
+    """Every other service is one loopback stub (unrouted paths answer 404 in the envelope), so
+    a fuzzed request never reaches whatever runs on the developer's machine."""
+    from django.conf import settings
+
+    from notification_common.service_clients import reset_clients
+
+    names = [name for name in dir(settings) if name.endswith("_SERVICE_URL")]
+    saved = {name: getattr(settings, name) for name in names}
+    for name in names:
+        setattr(settings, name, stub_server.url)
+    reset_clients()
+    try:
+        yield stub_server
+    finally:
+        for name, value in saved.items():
+            setattr(settings, name, value)
+        reset_clients()
+
+
+@pytest.fixture
+def other_services(stub_server):
+    """The stub of the other services; a service's tests override this to route what it needs."""
+    with other_services_stubbed(stub_server) as stub:
+        yield stub
+
+
+def fuzz(schema: dict, *, base_url: str, headers: dict, examples: int) -> tuple[int, list[str]]:
+    """Runs schemathesis over every operation, valid and invalid inputs; (requests sent, failures)."""
+    import schemathesis
+
+    api = schemathesis.openapi.from_dict(schema)
+    sent, failures, seen = 0, [], set()
+    for result in api.get_all_operations():
+        for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
+            count, found = _fuzz_operation(result.ok(), mode, base_url=base_url, headers=headers, examples=examples)
+            sent += count
+            for failure in found:
+                # One report per operation and kind of failure (hypothesis shrinks: it repeats them).
+                kind = re.sub(r"\s+", " ", failure.split("Reproduce with")[0])[:400]
+                if kind not in seen:
+                    seen.add(kind)
+                    failures.append(failure[:1500])
+    return sent, failures
+
+
+def _fuzz_operation(operation, mode, *, base_url: str, headers: dict, examples: int) -> tuple[int, list[str]]:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.core.failures import FailureGroup
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    sent, failures = 0, []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=True,  # the same requests on every run: a failure in CI reproduces locally
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case):
+        nonlocal sent
+        sent += 1
+        try:
+            case.call_and_validate(base_url=base_url, headers=headers, checks=checks, timeout=30)
+        except (AssertionError, FailureGroup) as failure:
+            failures.append(f"{operation.label} [{mode.value}]: {failure}")
+
+    try:
+        run()
+    except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
+        pass
+    return sent, failures
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fuzzed_requests_get_no_5xx_and_conforming_responses(
+    live_server, rabbitmq_url, healthy_service, schema_fuzz_headers, other_services
+):
+    schema = served_schema()
+    examples = int(os.environ.get(FUZZ_EXAMPLES_ENV, "5"))
+    total, failures = 0, []
+    for headers in schema_fuzz_headers:
+        sent, found = fuzz(schema, base_url=live_server.url, headers=headers, examples=examples)
+        total += sent
+        failures += found
+    assert total > 0
+    # One failure per operation and kind is enough to read; the count says the rest.
+    assert not failures, f"{len(failures)} of {total} fuzzed requests failed:\n" + "\n\n".join(failures[:20])
