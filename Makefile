@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # (docs/operations.md): everything make runs here is local work.
 export ENVIRONMENT ?= development
 
-.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum lint check bench chaos chaos-short demo clean $(addprefix test-,$(SERVICES))
+.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum lint check bench chaos chaos-short fuzz demo clean $(addprefix test-,$(SERVICES))
 
 install: $(STAMP)
 
@@ -67,6 +67,15 @@ check: install
 
 bench: migrate
 	$(PY) bench/run.py
+
+# The long schemathesis run over every service's OpenAPI schema (the short one is part of each
+# service's tests): FUZZ_EXAMPLES valid and as many invalid requests per operation and credential.
+FUZZ_EXAMPLES ?= 100
+fuzz: infra
+	@for s in $(SERVICES); do echo "fuzz $$s"; \
+		(cd $$s && SCHEMA_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:logging \
+			-k test_fuzzed_requests_get_no_5xx_and_conforming_responses */tests/test_schema_contract.py) || exit 1; \
+	done
 
 # Fault injection (chaos/README.md). Starts private PostgreSQL, Redis and RabbitMQ servers
 # of its own (the shared ones are never touched): needs their Debian packages, not `make infra`.
