@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.db.models import Q
+from django.utils import timezone
 
 from notification_common.exceptions import ApplicationError
 from notifications.models import NotificationRequest, OutboxMessage, OutboxStatus
@@ -49,10 +51,15 @@ class OutboxStatusFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() == OutboxStatus.PUBLISHED:
             return queryset.filter(published_at__isnull=False)
+        unpublished = queryset.filter(published_at__isnull=True, parked_at__isnull=True, cancelled_at__isnull=True)
         if self.value() == OutboxStatus.PENDING:
-            return queryset.filter(published_at__isnull=True, parked_at__isnull=True)
+            return unpublished.filter(Q(due_at__isnull=True) | Q(due_at__lte=timezone.now()))
+        if self.value() == OutboxStatus.SCHEDULED:
+            return unpublished.filter(due_at__gt=timezone.now())
+        if self.value() == OutboxStatus.CANCELLED:
+            return queryset.filter(cancelled_at__isnull=False)
         if self.value() == OutboxStatus.PARKED:
-            return queryset.filter(parked_at__isnull=False)
+            return queryset.filter(parked_at__isnull=False, cancelled_at__isnull=True)
         return queryset
 
 

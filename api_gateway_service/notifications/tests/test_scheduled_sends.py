@@ -503,3 +503,22 @@ def test_a_scheduler_running_while_a_cancel_holds_the_row_skips_it_and_never_pub
     row.refresh_from_db()
     assert row.cancelled_at is not None and row.published_at is None
     assert NotificationRequest.objects.get(pk=row.notification_id).status == "cancelled"
+
+
+# -- the Django admin ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["pending", "scheduled", "cancelled"])
+def test_outbox_admin_tells_scheduled_cancelled_and_pending_rows_apart(admin_client, status):
+    now = timezone.now()
+    rows = {
+        "pending": OutboxMessageFactory(),
+        "scheduled": scheduled_row(due_at=now + timedelta(hours=1)),
+        "cancelled": scheduled_row(due_at=now + timedelta(hours=1)),
+    }
+    notification_cancel(notification_id=rows["cancelled"].notification_id, sender=rows["cancelled"].notification.sender)
+
+    response = admin_client.get("/admin/notifications/outboxmessage/", {"status": status})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].queryset) == [rows[status]]
