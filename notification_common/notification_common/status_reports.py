@@ -215,8 +215,8 @@ class StatusReporter:
                 retry=first.retry + second.retry,
                 retry_after=max(first.retry_after or 0, second.retry_after or 0) or None,
             )
-        if status == 400:
-            return _Outcome(rejected=[(batch[0], _body_excerpt(response))])
+        if status in (400, 413):
+            return _Outcome(rejected=[(batch[0], _body_excerpt(response))])  # this one report is the problem
         # 401/403 (a revoked or mistyped key), 404 (a wrong URL), 429 and every other answer
         # can get better once someone fixes it: the reports wait, loudly.
         logger.error(
