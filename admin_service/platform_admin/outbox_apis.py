@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from notification_common.client_ip import client_ip
 from notification_common.envelope import ok
+from notification_common.pagination import PageField
 from notification_common.schema import error_responses
 from platform_admin import outbox
 
@@ -16,7 +17,7 @@ ANY_LIST = {"type": "array", "items": {"type": "object"}}
 
 class OutboxParkedListApi(APIView):
     class FilterSerializer(serializers.Serializer):
-        page = serializers.IntegerField(required=False, min_value=1, default=1)
+        page = PageField()
         limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
 
     @extend_schema(

@@ -12,7 +12,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("path", "upstream"),
-    [("/api/v1/admin/users/", "/api/v1/users/"), ("/api/v1/admin/templates/", "/api/v1/templates/")],
+    [
+        ("/api/v1/admin/users/", "/api/v1/users/"),
+        ("/api/v1/admin/templates/", "/api/v1/templates/"),
+        ("/api/v1/admin/outbox/parked/", "/api/v1/outbox/parked/"),
+    ],
 )
 @pytest.mark.parametrize("page", ["922337203685477580", str(max_page() + 1)])
 def test_a_page_beyond_the_cap_is_refused_without_calling_upstream(admin_api, platform, path, upstream, page):
