@@ -74,6 +74,10 @@ class Preferences(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="preferences")
     email = models.BooleanField(default=True)
     push = models.BooleanField(default=True)
+    # Quiet hours: the gateway defers a non-urgent notification that falls inside the daily
+    # window {"start": "22:00", "end": "07:00"} (local time in `timezone`, IANA) to its end.
+    timezone = models.CharField(max_length=64, default="UTC")
+    quiet_hours = models.JSONField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

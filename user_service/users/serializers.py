@@ -3,6 +3,10 @@
 Input serializers live next to the API that uses them (apis.py).
 """
 
+import re
+from functools import lru_cache
+from zoneinfo import available_timezones
+
 from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -10,10 +14,49 @@ from rest_framework import serializers
 from users.constants import DeliveryStatus
 from users.models import NotificationLog, Preferences, User
 
+_CLOCK_TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
+
+
+@lru_cache(maxsize=1)
+def _iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class QuietHoursSerializer(serializers.Serializer):
+    """A daily window in the user's local time, "HH:MM" (or "HH:MM:SS"); it may span midnight."""
+
+    start = serializers.CharField()
+    end = serializers.CharField()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and set(data) - {"start", "end"}:
+            raise serializers.ValidationError(f"Unknown keys: {sorted(set(data) - {'start', 'end'})}.")
+        return super().to_internal_value(data)
+
+    def _clock_time(self, value):
+        if not _CLOCK_TIME.match(value):
+            raise serializers.ValidationError('Must be a time of day "HH:MM", such as "22:00".')
+        return value
+
+    validate_start = _clock_time
+    validate_end = _clock_time
+
+    def validate(self, attrs):
+        if attrs["start"] == attrs["end"]:
+            raise serializers.ValidationError("start and end must differ.")
+        return attrs
+
 
 class PreferencesSerializer(serializers.Serializer):
     email = serializers.BooleanField(required=False)
     push = serializers.BooleanField(required=False)
+    timezone = serializers.CharField(required=False, max_length=64, help_text="IANA name, e.g. Europe/Lisbon.")
+    quiet_hours = QuietHoursSerializer(required=False, allow_null=True, help_text="null turns them off.")
+
+    def validate_timezone(self, value):
+        if value not in _iana_zones():
+            raise serializers.ValidationError("Must be an IANA time zone name, such as Europe/Lisbon or UTC.")
+        return value
 
 
 # Plain serializers with declared fields: the user lookup is the platform's hottest read, and
@@ -31,6 +74,8 @@ class DeviceOutputSerializer(serializers.Serializer):
 class UserPreferencesOutputSerializer(serializers.Serializer):
     email = serializers.BooleanField()
     push = serializers.BooleanField()
+    timezone = serializers.CharField()
+    quiet_hours = QuietHoursSerializer(allow_null=True)
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -48,7 +93,7 @@ class UserOutputSerializer(serializers.Serializer):
             prefs = user.preferences
         except ObjectDoesNotExist:  # users made outside user_create (createsuperuser) get the defaults
             prefs = Preferences()
-        return {"email": prefs.email, "push": prefs.push}
+        return {"email": prefs.email, "push": prefs.push, "timezone": prefs.timezone, "quiet_hours": prefs.quiet_hours}
 
     @extend_schema_field(DeviceOutputSerializer(many=True))
     def get_devices(self, user: User) -> list[dict]:
