@@ -102,3 +102,11 @@ def test_only_internal_keys_may_read_it(user_client):
     EmailTemplateFactory(code="welcome")
 
     assert active(user_client).status_code == 403
+
+
+def test_a_version_number_beyond_any_stored_one_is_404_not_a_500(internal_client):
+    EmailTemplateFactory(code="welcome")
+
+    response = active(internal_client, version=2**40)
+
+    assert_envelope(response, status=404, error="version_not_found")
