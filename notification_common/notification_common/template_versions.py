@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from notification_common.conf import common_settings
 from notification_common.exceptions import DependencyUnavailable
 from notification_common.http_client import envelope_data
 from notification_common.languages import InvalidLanguage, normalize_language
+from notification_common.lru import LocalLRU
 from notification_common.rendering import (
     CHANNEL_FIELDS,
     CompiledContent,
@@ -98,7 +98,7 @@ class TemplateVersions:
         self._clock = clock
         self._lock = threading.Lock()
         self._active: dict[tuple[str, str, int | None], _Active] = {}
-        self._compiled: OrderedDict[tuple[str, str, int], TemplateVersion] = OrderedDict()
+        self._compiled = LocalLRU(maxsize=self.cache_size)  # (template id, language, version) -> TemplateVersion
         # One fetch per selection at a time: a burst of threads after the TTL ends makes one call.
         self._fetching: dict[tuple[str, str, int | None], threading.Lock] = {}
         self.fetches = 0
@@ -166,8 +166,7 @@ class TemplateVersions:
         with self._lock:
             for selection in [s for s in self._active if s[0] == code]:
                 del self._active[selection]
-            for key in [key for key, found in self._compiled.items() if found.code == code]:
-                del self._compiled[key]
+        self._compiled.discard_where(lambda found: found.code == code)
 
     def clear(self) -> None:
         with self._lock:
@@ -192,20 +191,14 @@ class TemplateVersions:
             if self._clock() >= active.expires_at:
                 del self._active[selection]
                 return None
-            found = self._compiled.get(active.key)
-            if found is None:
-                return None
-            self._compiled.move_to_end(active.key)
-            return found, active.requested_language
+        found = self._compiled.get(active.key)
+        return None if found is None else (found, active.requested_language)
 
     def _remember(self, selection, found: TemplateVersion, requested: str) -> None:
         key = (found.template_id, found.language, found.version)
+        self._compiled.put(key, found)
         with self._lock:
             self._active[selection] = _Active(self._clock() + self.ttl_seconds, key, requested)
-            self._compiled[key] = found
-            self._compiled.move_to_end(key)
-            while len(self._compiled) > self.cache_size:
-                self._compiled.popitem(last=False)
 
     def _fetch_lock(self, selection) -> threading.Lock:
         with self._lock:

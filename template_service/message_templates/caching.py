@@ -10,13 +10,13 @@ Redis failures only cost speed: reads fall back to the database.
 """
 
 import logging
-import threading
-from collections import OrderedDict
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from redis.exceptions import RedisError
+
+from notification_common.lru import LocalLRU
 
 logger = logging.getLogger(__name__)
 
@@ -78,36 +78,6 @@ def version_set(template_id, language: str, version: int, snapshot: dict) -> Non
     except RedisError:
         # Only a cache fill: the version is read from the database again next time.
         logger.warning("could not cache template version %s/%s/v%s", template_id, language, version)
-
-
-class LocalLRU:
-    """A small thread-safe LRU for immutable values (gthread workers share one process)."""
-
-    def __init__(self, maxsize: int):
-        self.maxsize = maxsize
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 compiled_versions = LocalLRU(maxsize=getattr(settings, "TEMPLATE_VERSION_LRU_SIZE", 1024))
