@@ -33,6 +33,7 @@ __all__ = [
     "test_every_operation_documents_the_envelope_and_its_errors",
     "test_fuzzed_requests_get_no_5xx_and_conforming_responses",
     "test_schema_and_docs_ignore_a_bad_credential",
+    "test_the_validator_refuses_an_undocumented_field_a_null_and_an_undocumented_status",
 ]
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -164,6 +165,20 @@ def test_every_operation_documents_the_envelope_and_its_errors(schema_validator)
                 assert "404" in responses, where
             if "requestBody" in operation:
                 assert {"400", "413"} <= set(responses), where
+
+
+def test_the_validator_refuses_an_undocumented_field_a_null_and_an_undocumented_status(schema_validator):
+    """The validator is strict, or the conformance tests would prove nothing."""
+    v = schema_validator
+    path = next(p for p in v.paths if "get" in v.schema["paths"][p] and "{" not in p and "health" in p)
+    ok = {"success": True, "data": {}, "error": None, "message": "", "meta": None}
+    error = {"success": False, "data": None, "error": "not_found", "message": "Not found.", "meta": None}
+
+    assert v.errors("get", path, 503, error) == []
+    assert v.errors("get", path, 503, {**error, "surprise": 1})  # an undocumented field
+    assert v.errors("get", path, 503, {**error, "message": None})  # null where the schema says string
+    assert v.errors("get", path, 418, error)  # an undocumented status
+    assert v.errors("get", path, 200, {**ok, "success": False})
 
 
 def test_schema_and_docs_ignore_a_bad_credential(api_client):
