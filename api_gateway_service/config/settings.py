@@ -39,6 +39,11 @@ NOTIFICATION_DEFAULT_LANGUAGE = env_str("NOTIFICATION_DEFAULT_LANGUAGE", "en")
 # How far ahead a request's send_at may lie (docs/api.md, "Scheduled sends"). The relay's
 # poll interval bounds how late a due notification is published.
 NOTIFICATION_SEND_AT_MAX_DAYS = env_int("NOTIFICATION_SEND_AT_MAX_DAYS", 30)
+# Most notifications one POST /api/v1/notifications/bulk/ may carry.
+NOTIFICATION_BULK_MAX_ITEMS = env_int("NOTIFICATION_BULK_MAX_ITEMS", 1000)
+# Quiet hours: a notification below this priority (1..10) that falls inside the user's quiet
+# hours is deferred to their end; at or above it, it goes out at once.
+QUIET_HOURS_URGENT_PRIORITY = env_int("QUIET_HOURS_URGENT_PRIORITY", 10)
 # Outbox relay: poll interval, rows per batch, and the age a row must reach before the relay
 # takes it (so it does not race the publish that follows the request's commit).
 OUTBOX_RELAY_INTERVAL_SECONDS = env_float("OUTBOX_RELAY_INTERVAL_SECONDS", 0.5)

@@ -65,6 +65,30 @@ def user_get(*, user_id: str, fresh: bool = False) -> dict:
     return user
 
 
+def users_get_many(*, user_ids: list[str]) -> dict[str, dict | ApplicationError]:
+    """Several users at once (bulk intake): the cached ones in one Redis round trip, the rest
+    from the user service one by one (and cached). A user the service does not know maps to
+    its 404 ApplicationError; an outage of the service raises DependencyUnavailable."""
+    found: dict[str, dict | ApplicationError] = {}
+    ids = list(dict.fromkeys(user_ids))
+    try:
+        cached = get_redis().mget([user_snapshot_key(user_id) for user_id in ids]) if ids else []
+    except redis.RedisError:
+        logger.warning("user cache unavailable; asking the user service")
+        cached = [None] * len(ids)
+    for user_id, raw in zip(ids, cached, strict=True):
+        if raw is not None:
+            found[user_id] = json.loads(raw)
+            continue
+        try:
+            found[user_id] = user_get(user_id=user_id)
+        except DependencyUnavailable:
+            raise
+        except ApplicationError as refusal:
+            found[user_id] = refusal
+    return found
+
+
 def notification_status_get(*, notification_id: str) -> dict | None:
     """The user service's log entry for a notification, or None when it has none yet."""
     response = user_client().get(f"/api/v1/notifications/{notification_id}/status/")

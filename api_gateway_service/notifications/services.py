@@ -37,6 +37,7 @@ from notifications.constants import (
 )
 from notifications.metrics import OUTBOX_PARKED, OUTBOX_REFUSED
 from notifications.models import NotificationRequest, OutboxMessage
+from notifications.quiet_hours import quiet_hours_end
 from notifications.selectors import notification_get_by_idempotency_key, notification_get_for_sender
 from notifications.senders import Sender
 
@@ -68,8 +69,9 @@ class RelayResult:
 # -- rate limits -----------------------------------------------------------------------------
 
 
-def notification_send_rate_limit_enforce(*, sender: Sender) -> None:
-    """Count one send for the sender; 429 with Retry-After when over its limit."""
+def notification_send_rate_limit_enforce(*, sender: Sender, count: int = 1) -> None:
+    """Count ``count`` sends for the sender (each item of a bulk request is one); 429 with
+    Retry-After when over its limit."""
     limit = settings.RATE_LIMIT_PER_USER if sender.is_user else settings.RATE_LIMIT_PER_KEY
     try:
         ratelimit.enforce(
@@ -77,6 +79,7 @@ def notification_send_rate_limit_enforce(*, sender: Sender) -> None:
             limit=limit,
             window_seconds=settings.RATE_LIMIT_WINDOW_SECONDS,
             message=f"Rate limit of {limit} notifications per {settings.RATE_LIMIT_WINDOW_SECONDS} s reached.",
+            cost=count,
         )
     except redis.RedisError:
         # Failing open: refusing every notification because Redis blinked is worse than a
@@ -97,6 +100,7 @@ def notification_request_hash(
     priority: int,
     metadata: dict,
     send_at: datetime | None = None,
+    bypass_quiet_hours: bool = False,
 ) -> str:
     """sha256 of the canonical JSON of what decides the delivery (not the idempotency key).
 
@@ -114,6 +118,8 @@ def notification_request_hash(
     }
     if send_at is not None:
         fields["send_at"] = send_at.astimezone(UTC).isoformat()
+    if bypass_quiet_hours:
+        fields["bypass_quiet_hours"] = True
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -179,6 +185,7 @@ def notification_accept(
     request_id: str | None,
     trace_id: str,
     send_at: datetime | None = None,
+    bypass_quiet_hours: bool = False,
     now: datetime | None = None,
 ) -> AcceptedNotification:
     """Accept a notification once per (sender, request_id); publish it after commit.
@@ -202,6 +209,13 @@ def notification_accept(
             403,
             data={"template_code": ["This template is not user-triggerable."]},
         )
+    if bypass_quiet_hours and sender.is_user:
+        raise ApplicationError(
+            GatewayErrorCode.PERMISSION_DENIED,
+            "Only an API key may send past a user's quiet hours.",
+            403,
+            data={"bypass_quiet_hours": ["Needs an API key with notifications:send."]},
+        )
     request_hash = notification_request_hash(
         notification_type=notification_type,
         user_id=user_id,
@@ -211,6 +225,7 @@ def notification_accept(
         priority=priority,
         metadata=metadata,
         send_at=send_at,
+        bypass_quiet_hours=bypass_quiet_hours,
     )
     # A replay answers from the stored request, without asking the user service again.
     if request_id:
@@ -222,16 +237,26 @@ def notification_accept(
     if send_at is not None:
         send_at_validate(send_at=send_at, now=now)
 
+    user = user_get(user_id=user_id)
     try:
-        recipient = notification_recipient(user=user_get(user_id=user_id), notification_type=notification_type)
+        recipient = notification_recipient(user=user, notification_type=notification_type)
     except ApplicationError as refusal:
         if refusal.code not in _REFUSALS_WORTH_A_FRESH_LOOK:
             raise
         # The cached copy may predate a device added or a preference turned on a moment ago:
         # refuse only on what the user service says now.
-        recipient = notification_recipient(
-            user=user_get(user_id=user_id, fresh=True), notification_type=notification_type
+        user = user_get(user_id=user_id, fresh=True)
+        recipient = notification_recipient(user=user, notification_type=notification_type)
+    quiet_hours_deferred = False
+    if not bypass_quiet_hours and priority < settings.QUIET_HOURS_URGENT_PRIORITY:
+        preferences = user.get("preferences") or {}
+        deferred_to = quiet_hours_end(
+            moment=send_at or now or timezone.now(),
+            timezone_name=preferences.get("timezone"),
+            quiet_hours=preferences.get("quiet_hours"),
         )
+        if deferred_to is not None:
+            send_at, quiet_hours_deferred = deferred_to, True
     try:
         notification = _notification_store(
             sender=sender.label,
@@ -246,6 +271,7 @@ def notification_accept(
             metadata=metadata,
             trace_id=trace_id,
             send_at=send_at,
+            quiet_hours_deferred=quiet_hours_deferred,
             recipient=recipient,
         )
     except IntegrityError:

@@ -8,9 +8,11 @@ from notifications.apis import (
     OutboxParkedListApi,
     OutboxReplayApi,
 )
+from notifications.bulk_apis import NotificationBulkCreateApi
 
 urlpatterns = [
     path("notifications/", NotificationCollectionApi.as_view(), name="notifications"),
+    path("notifications/bulk/", NotificationBulkCreateApi.as_view(), name="notification-bulk"),
     # Before the detail route, which would otherwise take "stats" for an id.
     path("notifications/stats/", NotificationStatsApi.as_view(), name="notification-stats"),
     # str, not uuid: a malformed id must get the envelope's 404, not Django's HTML one.

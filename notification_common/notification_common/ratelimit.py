@@ -6,8 +6,9 @@ from notification_common.exceptions import RateLimited
 from notification_common.redis_client import get_redis
 
 _SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local cost = tonumber(ARGV[2] or '1')
+local count = redis.call('INCRBY', KEYS[1], cost)
+if count == cost then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
@@ -15,21 +16,21 @@ return {count, ttl}
 _scripts: dict = {}
 
 
-def hit(key: str, *, limit: int, window_seconds: int) -> tuple[bool, int]:
-    """Count one hit; return (allowed, retry_after_seconds)."""
+def hit(key: str, *, limit: int, window_seconds: int, cost: int = 1) -> tuple[bool, int]:
+    """Count ``cost`` hits (a bulk request counts each item); return (allowed, retry_after_seconds)."""
     client = get_redis()
     script = _scripts.get(id(client))
     if script is None:
         script = _scripts[id(client)] = client.register_script(_SCRIPT)
-    count, ttl_ms = script(keys=[f"ratelimit:{key}"], args=[window_seconds * 1000])
+    count, ttl_ms = script(keys=[f"ratelimit:{key}"], args=[window_seconds * 1000, cost])
     if int(count) > limit:
         return False, max(1, -(-int(ttl_ms) // 1000))
     return True, 0
 
 
-def enforce(key: str, *, limit: int, window_seconds: int, message: str = "Too many requests.") -> None:
+def enforce(key: str, *, limit: int, window_seconds: int, message: str = "Too many requests.", cost: int = 1) -> None:
     """Raise RateLimited (429 with Retry-After) when the key is over its limit."""
-    allowed, retry_after = hit(key, limit=limit, window_seconds=window_seconds)
+    allowed, retry_after = hit(key, limit=limit, window_seconds=window_seconds, cost=cost)
     if not allowed:
         raise RateLimited(retry_after, message)
 
