@@ -34,14 +34,20 @@ from users.serializers import (
     UserOutputSerializer,
 )
 
-ACCESS_TOKEN_FIELDS = {
-    "access": serializers.CharField(),
-    "token_type": serializers.CharField(),
-    "expires_in": serializers.IntegerField(),
-}
-ACCESS_TOKEN_SCHEMA = inline_serializer("AccessToken", ACCESS_TOKEN_FIELDS)
+
+def _access_token_fields() -> dict:
+    # New field instances for each schema: a DRF field binds to the first serializer it is put in,
+    # and shared ones vanished from TokenPair (the login answer looked like it had no access token).
+    return {
+        "access": serializers.CharField(),
+        "token_type": serializers.CharField(),
+        "expires_in": serializers.IntegerField(),
+    }
+
+
+ACCESS_TOKEN_SCHEMA = inline_serializer("AccessToken", _access_token_fields())
 TOKEN_PAIR_SCHEMA = inline_serializer(
-    "TokenPair", {**ACCESS_TOKEN_FIELDS, "refresh": serializers.CharField(), "user": UserOutputSerializer()}
+    "TokenPair", {**_access_token_fields(), "refresh": serializers.CharField(), "user": UserOutputSerializer()}
 )
 PUBLIC_KEY_SCHEMA = inline_serializer(
     "PublicKey",
