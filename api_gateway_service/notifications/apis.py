@@ -116,6 +116,7 @@ class NotificationOutputSerializer(serializers.Serializer):
     queued = serializers.SerializerMethodField()
     send_at = serializers.DateTimeField(allow_null=True, help_text="When a scheduled notification goes out (UTC).")
     cancelled_at = serializers.DateTimeField(allow_null=True)
+    quiet_hours_deferred = serializers.BooleanField(help_text="send_at was moved to the end of the user's quiet hours.")
     created_at = serializers.DateTimeField()
 
     def get_queued(self, notification) -> bool:
@@ -143,6 +144,14 @@ class NotificationCollectionApi(APIView):
             required=False,
             help_text="Schedule it: RFC 3339 with an offset or Z, in the future, at most 30 days ahead.",
         )
+        bypass_quiet_hours = serializers.BooleanField(
+            required=False, default=False, help_text="Send even inside the user's quiet hours (API keys only)."
+        )
+
+        def validate_bypass_quiet_hours(self, value):
+            if not isinstance(self.initial_data.get("bypass_quiet_hours", False), bool):
+                raise serializers.ValidationError("Must be true or false.")
+            return value
 
         def validate_priority(self, value):
             if isinstance(self.initial_data.get("priority"), bool):
@@ -214,6 +223,9 @@ class NotificationCollectionApi(APIView):
         data = self.NotificationCreateOutputSerializer(notification).data
         if accepted.duplicate:
             return ok(data, message="Duplicate request: the original notification.", status=200)
+        if notification.quiet_hours_deferred:
+            message = "Notification scheduled: deferred to the end of the user's quiet hours."
+            return ok(data, message=message, status=202)
         if notification.send_at is not None:
             return ok(data, message="Notification scheduled.", status=202)
         return ok(data, message="Notification accepted.", status=202)

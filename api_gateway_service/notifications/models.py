@@ -33,6 +33,8 @@ class NotificationRequest(models.Model):
     # When the sender asked for it to go out (null: at once); docs/api.md, "Scheduled sends".
     send_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # send_at was moved to the end of the user's quiet hours (docs/api.md, "Quiet hours").
+    quiet_hours_deferred = models.BooleanField(default=False)
     trace_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
