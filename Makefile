@@ -62,6 +62,7 @@ check: install
 	@if [ -f docker-compose.yml ]; then $(abspath $(VENV))/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml; fi
 	@ls */Dockerfile >/dev/null 2>&1 && $(abspath $(VENV))/bin/hadolint --failure-threshold warning */Dockerfile && echo "hadolint: ok"
 	@$(PY) scripts/check_kubernetes.py
+	@$(PY) scripts/check_imports.py
 	@cd scripts && $(PY) -m pytest -q -p no:cacheprovider tests
 	@cd chaos && $(PY) -m pytest -q -p no:cacheprovider tests
 

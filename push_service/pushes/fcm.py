@@ -22,7 +22,7 @@ from firebase_admin import credentials, exceptions, messaging
 from prometheus_client import Counter, Histogram
 
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
-from notification_common.loopback.firebase_offline import disable_background_lookups
+from notification_common.firebase_offline import disable_background_lookups
 
 from .constants import (
     FCM_INTERNAL,

@@ -3,7 +3,6 @@
 * :mod:`.smtp` - ``LoopbackSMTPServer`` (aiosmtpd; needs the dev dependency ``aiosmtpd``)
 * :mod:`.fcm` - ``LoopbackFCMServer`` (FCM HTTP v1 send API + OAuth2 token endpoint)
 * :mod:`.service_account` - ``write_service_account`` (key file pointing at the loopback)
-* :mod:`.firebase_offline` - ``disable_background_lookups`` (no google-auth calls to Google)
 
 Names are imported lazily so that using one server does not require the other's
 dependencies. No Django here.
@@ -17,7 +16,6 @@ __all__ = [
     "LoopbackFCMServer",
     "LoopbackSMTPServer",
     "ReceivedMessage",
-    "disable_background_lookups",
     "generate_service_account",
     "write_service_account",
 ]
@@ -28,7 +26,6 @@ _LAZY = {
     "LoopbackFCMServer": "fcm",
     "write_service_account": "service_account",
     "generate_service_account": "service_account",
-    "disable_background_lookups": "firebase_offline",
 }
 
 

@@ -1,4 +1,8 @@
-"""Keep google-auth from calling Google hosts in the background (offline / loopback use).
+"""Keep google-auth from calling Google hosts in the background.
+
+Runtime code (the push service applies it to its credential): the background lookup is an
+optional optimisation of google-auth; without it, sends work the same against real FCM, and
+nothing leaves loopback when the SDK is pointed at the loopback FCM server.
 
 google-auth >= 2.55 (checked on 2.62) gives service-account credentials a "Regional Access
 Boundary" (RAB) manager. On *every* authorized request,

@@ -1,0 +1,39 @@
+"""`make check` enforces the import contracts, and fails when one is broken."""
+
+from __future__ import annotations
+
+import check_imports
+
+
+def test_the_repository_keeps_every_contract():
+    result = check_imports.run()
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_a_service_importing_another_breaks_the_check(tmp_path):
+    # A shadow "users" package that imports the gateway's package: what a careless
+    # `from notifications.models import ...` in the user service would be.
+    package = tmp_path / "users"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "services.py").write_text("from notifications import constants  # noqa\n")
+
+    result = check_imports.run(extra_path=[str(tmp_path)])
+
+    assert result.returncode != 0
+    assert "Services never import each other" in result.stdout
+    assert "BROKEN" in result.stdout
+
+
+def test_runtime_code_importing_a_test_server_breaks_the_check(tmp_path):
+    package = tmp_path / "pushes"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "transport.py").write_text("from notification_common.loopback import fcm  # noqa\n")
+
+    result = check_imports.run(extra_path=[str(tmp_path)])
+
+    assert result.returncode != 0
+    assert "never imports the loopback servers" in result.stdout
