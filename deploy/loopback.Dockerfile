@@ -1,5 +1,5 @@
 # Development-only image for the loopback SMTP and FCM servers (docker compose --profile dev).
-# Build from the repository root: docker build -f deploy/Dockerfile .
+# Build from the repository root: docker build -f deploy/loopback.Dockerfile .
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
