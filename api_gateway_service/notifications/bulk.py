@@ -31,8 +31,10 @@ from notifications.services import (
     AcceptedNotification,
     notification_accept,
     notification_message,
+    notification_quiet_hours_deferral,
     notification_recipient,
     notification_request_hash,
+    quiet_hours_bypass_authorize,
     send_at_validate,
 )
 
@@ -55,6 +57,7 @@ class _Candidate:
     fields: dict
     request_hash: str
     recipient: dict | None = None
+    deferred_to: datetime | None = None  # the end of the user's quiet hours, when it falls inside
     results_like: list[int] = field(default_factory=list)  # later items repeating this request_id
 
 
@@ -64,6 +67,7 @@ def _refused(index: int, error: ApplicationError) -> BulkItemResult:
 
 def _authorize(sender: Sender, fields: dict, triggerable: dict[str, bool]) -> None:
     """The single endpoint's sender rules (services.notification_accept), per item."""
+    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=fields.get("bypass_quiet_hours", False))
     if not sender.is_user:
         return
     if sender.user_id != str(fields["user_id"]):
@@ -95,6 +99,7 @@ def _hash_of(fields: dict) -> str:
         priority=fields["priority"],
         metadata=fields["metadata"],
         send_at=fields.get("send_at"),
+        bypass_quiet_hours=fields.get("bypass_quiet_hours", False),
     )
 
 
@@ -181,6 +186,13 @@ def notification_accept_bulk(
             for index in candidate.results_like:
                 results[index] = _refused(index, refusal)
             continue
+        candidate.deferred_to = notification_quiet_hours_deferral(
+            user=user,
+            priority=candidate.fields["priority"],
+            send_at=candidate.fields.get("send_at"),
+            bypass_quiet_hours=candidate.fields.get("bypass_quiet_hours", False),
+            now=now,
+        )
         ready.append(candidate)
 
     stored = _store(sender=sender, candidates=ready, trace_id=trace_id)
@@ -225,7 +237,7 @@ def _accept_one(sender: Sender, candidate: _Candidate, trace_id: str) -> Accepte
 
 def _notification_of(sender: Sender, candidate: _Candidate, trace_id: str) -> NotificationRequest:
     fields = candidate.fields
-    send_at = fields.get("send_at")
+    send_at = candidate.deferred_to or fields.get("send_at")
     return NotificationRequest(
         sender=sender.label,
         idempotency_key=fields.get("request_id"),
@@ -239,6 +251,7 @@ def _notification_of(sender: Sender, candidate: _Candidate, trace_id: str) -> No
         metadata=fields["metadata"],
         trace_id=trace_id,
         send_at=send_at,
+        quiet_hours_deferred=candidate.deferred_to is not None,
         **({"status": NotificationStatus.SCHEDULED} if send_at is not None else {}),
     )
 

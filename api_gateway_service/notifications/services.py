@@ -209,13 +209,7 @@ def notification_accept(
             403,
             data={"template_code": ["This template is not user-triggerable."]},
         )
-    if bypass_quiet_hours and sender.is_user:
-        raise ApplicationError(
-            GatewayErrorCode.PERMISSION_DENIED,
-            "Only an API key may send past a user's quiet hours.",
-            403,
-            data={"bypass_quiet_hours": ["Needs an API key with notifications:send."]},
-        )
+    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours)
     request_hash = notification_request_hash(
         notification_type=notification_type,
         user_id=user_id,
@@ -247,16 +241,12 @@ def notification_accept(
         # refuse only on what the user service says now.
         user = user_get(user_id=user_id, fresh=True)
         recipient = notification_recipient(user=user, notification_type=notification_type)
-    quiet_hours_deferred = False
-    if not bypass_quiet_hours and priority < settings.QUIET_HOURS_URGENT_PRIORITY:
-        preferences = user.get("preferences") or {}
-        deferred_to = quiet_hours_end(
-            moment=send_at or now or timezone.now(),
-            timezone_name=preferences.get("timezone"),
-            quiet_hours=preferences.get("quiet_hours"),
-        )
-        if deferred_to is not None:
-            send_at, quiet_hours_deferred = deferred_to, True
+    deferred_to = notification_quiet_hours_deferral(
+        user=user, priority=priority, send_at=send_at, bypass_quiet_hours=bypass_quiet_hours, now=now
+    )
+    quiet_hours_deferred = deferred_to is not None
+    if quiet_hours_deferred:
+        send_at = deferred_to
     try:
         notification = _notification_store(
             sender=sender.label,
@@ -302,6 +292,33 @@ def notification_message(*, notification: NotificationRequest, recipient: dict) 
         "recipient": recipient,
         "created_at": notification.created_at.isoformat(),
     }
+
+
+def quiet_hours_bypass_authorize(*, sender: Sender, bypass_quiet_hours: bool) -> None:
+    """403 for a user token asking to bypass quiet hours: only senders' API keys may."""
+    if bypass_quiet_hours and sender.is_user:
+        raise ApplicationError(
+            GatewayErrorCode.PERMISSION_DENIED,
+            "Only an API key may send past a user's quiet hours.",
+            403,
+            data={"bypass_quiet_hours": ["Needs an API key with notifications:send."]},
+        )
+
+
+def notification_quiet_hours_deferral(
+    *, user: dict, priority: int, send_at: datetime | None, bypass_quiet_hours: bool, now: datetime | None = None
+) -> datetime | None:
+    """When a notification going out at ``send_at`` (None: now) falls inside the user's quiet
+    hours, their end: it is deferred there, never dropped. None when it may go as asked
+    (outside them, urgent, bypassed, or the user has none)."""
+    if bypass_quiet_hours or priority >= settings.QUIET_HOURS_URGENT_PRIORITY:
+        return None
+    preferences = user.get("preferences") or {}
+    return quiet_hours_end(
+        moment=send_at or now or timezone.now(),
+        timezone_name=preferences.get("timezone"),
+        quiet_hours=preferences.get("quiet_hours"),
+    )
 
 
 def send_at_validate(*, send_at: datetime, now: datetime | None = None) -> None:

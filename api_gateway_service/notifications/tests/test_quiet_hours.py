@@ -207,3 +207,46 @@ def test_bypass_quiet_hours_is_part_of_the_idempotency_fingerprint(send, user_se
     response = send(notification_body(user_id, request_id="qh-1", bypass_quiet_hours=True))
 
     assert_envelope(response, status=409, error="idempotency_conflict")
+
+
+# -- bulk intake ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_bulk_items_inside_quiet_hours_are_deferred_and_urgent_or_bypassed_ones_are_not(
+    api_client, sender_key, user_service, fresh_rate_limits
+):
+    user_id = add_user_with_quiet_hours(user_service, quiet_hours=window_around_now())
+    items = [
+        notification_body(user_id, request_id="bulk-qh-1"),
+        notification_body(user_id, request_id="bulk-qh-2", priority=10),
+        notification_body(user_id, request_id="bulk-qh-3", bypass_quiet_hours=True),
+    ]
+
+    response = api_client.post(
+        "/api/v1/notifications/bulk/", {"notifications": items}, format="json", HTTP_X_API_KEY=sender_key
+    )
+
+    results = assert_envelope(response, status=202)["data"]["results"]
+    assert [r["outcome"] for r in results] == ["scheduled", "accepted", "accepted"]
+    assert [r["notification"]["quiet_hours_deferred"] for r in results] == [True, False, False]
+    assert timezone.now() < datetime.fromisoformat(results[0]["send_at"]) <= timezone.now() + timedelta(hours=1)
+
+
+@pytest.mark.django_db
+def test_bulk_bypass_with_a_user_token_is_refused_for_that_item(
+    api_client, user_service, user_token, fresh_rate_limits
+):
+    user_id = add_user_with_quiet_hours(user_service, quiet_hours=None)
+    items = [notification_body(user_id, bypass_quiet_hours=True), notification_body(user_id)]
+
+    response = api_client.post(
+        "/api/v1/notifications/bulk/",
+        {"notifications": items},
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {user_token(user_id)}",
+    )
+
+    results = assert_envelope(response, status=202)["data"]["results"]
+    assert [r["outcome"] for r in results] == ["rejected", "accepted"]
+    assert results[0]["error"] == "permission_denied"
