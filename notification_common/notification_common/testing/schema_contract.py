@@ -82,6 +82,7 @@ class SchemaValidator:
         # Literal paths first, so /users/me/ is not taken for /users/{user_id}/.
         self.paths = sorted(schema["paths"], key=lambda p: (p.count("{"), p))
         self.patterns = {path: _path_pattern(path) for path in self.paths}
+        self.seen: set[tuple[str, str, int]] = set()  # (method, path template, status) validated
 
     def operation(self, method: str, path: str) -> tuple[str, dict]:
         for template in self.paths:
@@ -112,9 +113,12 @@ class SchemaValidator:
             for error in validator.iter_errors(body)
         ]
 
-    def assert_conforms(self, response) -> dict:
-        """A Django/DRF test response; returns its JSON body."""
+    def assert_conforms(self, response, status: int | None = None) -> dict:
+        """A Django/DRF test response (of the given status, when given); returns its JSON body."""
         method, path = response.request["REQUEST_METHOD"], response.request["PATH_INFO"]
+        if status is not None:
+            assert response.status_code == status, (method, path, response.status_code, response.content[:500])
+        self.seen.add((method.lower(), self.operation(method, path)[0], response.status_code))
         content_type = response.get("Content-Type", "application/json")
         body = json.loads(response.content) if response.content and "json" in content_type else response.content
         problems = self.errors(method, path, response.status_code, body, content_type)
