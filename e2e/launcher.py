@@ -133,6 +133,17 @@ class Process:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.popen.pid, sig)
 
+    def stop(self, grace_seconds: float = 15) -> None:
+        """SIGTERM (a worker finishes the message in hand), SIGKILL after the grace."""
+        if not self.alive:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.popen.wait(timeout=5)
+
     def tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -168,6 +179,29 @@ class Platform:
 
     def dead(self) -> list[Process]:
         return [p for p in self.processes if not p.alive]
+
+    def start_copy(self, name: str, env: dict[str, str] | None = None) -> Process:
+        """Start one more process like ``name``, named ``<name>-<n>``: a worker shares its queue
+        with the others; a service gets a port of its own (``url("gateway-2")``) over the same
+        database. ``env`` adds to the original's environment. :meth:`stop` ends it with the
+        rest; :meth:`stop_copy` earlier."""
+        original = self.process(name)
+        n = 2
+        while any(p.name == f"{name}-{n}" for p in self.processes):
+            n += 1
+        copy_name = f"{name}-{n}"
+        env = {**(original.env or self.env), **(env or {})}
+        if name in BY_NAME:
+            self.ports[copy_name] = port = free_port()
+            env.update({"GUNICORN_BIND": f"127.0.0.1:{port}", "PORT": str(port)})
+        copy = Process(copy_name, list(original.args), original.cwd, self.workdir / f"{copy_name}.log")
+        self.processes.append(copy.start(env))
+        return copy
+
+    def stop_copy(self, copy: Process, grace_seconds: float = 15) -> None:
+        copy.stop(grace_seconds)
+        self.processes.remove(copy)
+        self.ports.pop(copy.name, None)
 
     def manage(self, directory: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """Run ``manage.py`` of a service with the platform's environment (e.g. createadmin)."""
@@ -273,6 +307,7 @@ def build_env(
     extra: dict[str, str],
     tuning: dict[str, str] | None = None,
 ) -> dict:
+    from notification_common.conf import DEFAULT_RABBITMQ_URL, DEFAULT_REDIS_URL
     from notification_common.keys import ensure_dev_keypair
 
     keys = workdir / "keys"
@@ -291,10 +326,8 @@ def build_env(
             "USER_REGISTRATION_RATE_LIMIT": "0",
             "DJANGO_DEBUG": "false",
             "LOG_LEVEL": os.environ.get("E2E_LOG_LEVEL", "INFO"),
-            "RABBITMQ_URL": _replace_vhost(
-                os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/notifications"), E2E_VHOST
-            ),
-            "REDIS_URL": _replace_redis_db(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), E2E_REDIS_DB),
+            "RABBITMQ_URL": _replace_vhost(os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL), E2E_VHOST),
+            "REDIS_URL": _replace_redis_db(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), E2E_REDIS_DB),
             "JWT_PRIVATE_KEY_PATH": str(keys / "jwt_private.pem"),
             "JWT_PUBLIC_KEY_PATH": str(keys / "jwt_public.pem"),
             "JWT_PUBLIC_KEY": "",

@@ -54,7 +54,9 @@ def main() -> int:
     except psycopg.OperationalError as exc:
         print(f"infra: cannot reach PostgreSQL as {admin_url}: {exc}", file=sys.stderr)
         return 1
-    rabbit_url = os.environ.get("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/notifications")
+    from notification_common.conf import DEFAULT_RABBITMQ_URL
+
+    rabbit_url = os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
     test_url = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/notifications_test")
     try:
         prepare_rabbitmq([rabbit_url, test_url])

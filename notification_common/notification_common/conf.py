@@ -6,10 +6,15 @@ Read as ``common_settings.SERVICE_NAME``; values follow ``override_settings`` in
 from django.conf import settings
 from django.core.signals import setting_changed
 
+# The local servers every entry point falls back to (settings, the topology CLI, make infra,
+# the e2e launcher): one broker vhost, one Redis database.
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/notifications"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
 DEFAULTS = {
     "SERVICE_NAME": "service",
-    "RABBITMQ_URL": "amqp://guest:guest@127.0.0.1:5672/notifications",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "RABBITMQ_URL": DEFAULT_RABBITMQ_URL,
+    "REDIS_URL": DEFAULT_REDIS_URL,
     # Tokens issued by the user service; every service verifies them with the public key only.
     "JWT_ALGORITHM": "RS256",
     "JWT_PUBLIC_KEY": "",

@@ -11,6 +11,7 @@ them (docs/operations.md, "Production settings").
 
 from pathlib import Path
 
+from notification_common.conf import DEFAULT_RABBITMQ_URL, DEFAULT_REDIS_URL
 from notification_common.env import (
     database_from_url,
     env_bool,
@@ -76,8 +77,8 @@ def service_settings(
     public_key = read_key(inline=env_str("JWT_PUBLIC_KEY"), path=public_key_path)
     additional_key_paths = env_list("JWT_ADDITIONAL_PUBLIC_KEY_PATHS", [])
     additional_public_keys = read_keys(additional_key_paths, "JWT_ADDITIONAL_PUBLIC_KEY_PATHS")
-    redis_url = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss"))
-    rabbitmq_url = env_url("RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/notifications", schemes=("amqp", "amqps"))
+    redis_url = env_url("REDIS_URL", DEFAULT_REDIS_URL, schemes=("redis", "rediss"))
+    rabbitmq_url = env_url("RABBITMQ_URL", DEFAULT_RABBITMQ_URL, schemes=("amqp", "amqps"))
     database = database_from_url(env_str(db_env, f"postgres://{service}:{service}@127.0.0.1:5432/{db_name}"))
     static_root = Path(env_str("STATIC_ROOT", str(repo_dir / "var" / "static" / service)))
     static_root.mkdir(parents=True, exist_ok=True)  # whitenoise expects it, even before collectstatic

@@ -34,7 +34,9 @@ import argparse
 import os
 import sys
 
-DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+from notification_common.conf import DEFAULT_RABBITMQ_URL
+
+DEFAULT_URL = DEFAULT_RABBITMQ_URL  # the same vhost as the services' settings (conf.py)
 
 EXCHANGE = "notifications.direct"
 EMAIL_QUEUE = "email.queue"
