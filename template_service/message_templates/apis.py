@@ -240,11 +240,17 @@ class TemplateDetailApi(APIView):
         )
 
     @extend_schema(
-        responses=inline_serializer(
-            "TemplateDeleted",
-            {"code": serializers.CharField(), "id": serializers.UUIDField(), "deleted_at": serializers.DateTimeField()},
-        ),
-        summary="Soft-delete a template",
+        responses={
+            200: inline_serializer(
+                "TemplateDeleted",
+                {
+                    "code": serializers.CharField(),
+                    "id": serializers.UUIDField(),
+                    "deleted_at": serializers.DateTimeField(),
+                },
+            )
+        },
+        summary="Soft-delete a template (answers 200 with what was deleted)",
     )
     def delete(self, request, code: str):
         template = services.template_delete(template=selectors.template_get(code=code))
