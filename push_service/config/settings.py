@@ -63,7 +63,7 @@ PUSH_SERVICE = {
     "HEARTBEAT_MAX_AGE_SECONDS": env_int("PUSH_HEARTBEAT_MAX_AGE_SECONDS", 60),
     # Lease of a worker's claim on a notification, renewed just before each FCM call; it must
     # outlast one FCM call (docs/push_service.md, "State machine").
-    "SENDING_LEASE_SECONDS": env_float("PUSH_SENDING_LEASE_SECONDS", 300.0),
+    "SENDING_LEASE_SECONDS": env_float("PUSH_SENDING_LEASE_SECONDS", 120.0),
 }
 
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {  # noqa: F821 - from service_settings
