@@ -1,9 +1,11 @@
 """Scheduled sends against the running platform: an email with `send_at` is held by the
 gateway's outbox until then and delivered once after it (published by the relay's loop);
-a cancelled one is never delivered (docs/api.md, "Scheduled sends")."""
+a cancelled one is never delivered; one inside the user's quiet hours is deferred to their
+end (docs/api.md, "Scheduled sends", "Quiet hours")."""
 
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import create_template, data, error, notification_status, register_user, smtp_messages, unique, wait_for
@@ -129,3 +131,70 @@ def test_bad_send_at_is_refused_naming_the_field(users, gateway, sender, reminde
         response = gateway.post("/api/v1/notifications/", json=body, headers=sender)
         assert error(response, 400) == "validation_error"
         assert list(response.json()["data"]) == ["send_at"], send_at
+
+
+def test_an_email_inside_the_users_quiet_hours_is_deferred_to_their_end_and_delivered_then(
+    platform, users, gateway, sender, reminder
+):
+    # given a user in Kolkata (UTC+05:30) whose quiet hours started a minute ago and end in a few seconds
+    user = register_user(users)
+    zone = ZoneInfo("Asia/Kolkata")
+    local_now = datetime.now(zone)
+    ends_local = (local_now + DELAY).replace(microsecond=0)
+    window = {"start": (local_now - timedelta(minutes=1)).strftime("%H:%M:%S"), "end": ends_local.strftime("%H:%M:%S")}
+    profile = data(
+        users.patch(
+            "/api/v1/users/me/",
+            json={"preferences": {"timezone": "Asia/Kolkata", "quiet_hours": window}},
+            headers=user.auth,
+        )
+    )
+    assert profile["preferences"]["quiet_hours"] == window
+
+    # when a (non-urgent) email is sent to them now
+    body = {
+        "notification_type": "email",
+        "user_id": user.id,
+        "template_code": reminder,
+        "variables": {"name": "Ada"},
+        "request_id": unique("quiet"),
+    }
+    accepted = data(gateway.post("/api/v1/notifications/", json=body, headers=sender), 202)
+
+    # then it is scheduled for the end of the quiet hours
+    assert (accepted["status"], accepted["quiet_hours_deferred"]) == ("scheduled", True)
+    send_at = datetime.fromisoformat(accepted["send_at"])
+    assert send_at == ends_local.astimezone(UTC)
+    notification_id = accepted["notification_id"]
+    # and nothing arrives before then
+    while datetime.now(UTC) < send_at - timedelta(milliseconds=300):
+        assert smtp_messages(platform.smtp_api, notification_id=notification_id) == []
+        time.sleep(0.2)  # pacing of the probe, not a wait for the outcome
+    # and it is delivered once after
+    [message] = wait_for(
+        lambda: smtp_messages(platform.smtp_api, notification_id=notification_id),
+        timeout=30,
+        describe=f"the deferred email {notification_id} at the SMTP server",
+    )
+    assert datetime.fromisoformat(message["received_at"]) >= send_at
+    wait_for(
+        lambda: notification_status(gateway, notification_id, sender)["status"] == "delivered",
+        describe=f"notification {notification_id} to read delivered",
+    )
+    assert len(smtp_messages(platform.smtp_api, notification_id=notification_id)) == 1
+
+
+def test_bypass_quiet_hours_sends_at_once_with_a_sender_key_and_is_refused_to_a_user_token(
+    users, gateway, sender, reminder
+):
+    user = register_user(users)
+    window = {"start": "00:00", "end": "23:59"}
+    data(users.patch("/api/v1/users/me/", json={"preferences": {"quiet_hours": window}}, headers=user.auth))
+    body = {"notification_type": "email", "user_id": user.id, "template_code": reminder, "bypass_quiet_hours": True}
+
+    with_key = data(gateway.post("/api/v1/notifications/", json=body, headers=sender), 202)
+    with_token = gateway.post("/api/v1/notifications/", json=body, headers=user.auth)
+
+    assert (with_key["status"], with_key["quiet_hours_deferred"]) == ("pending", False)
+    assert error(with_token, 403) == "permission_denied"
+    assert "bypass_quiet_hours" in with_token.json()["data"]

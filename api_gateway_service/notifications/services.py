@@ -201,6 +201,7 @@ def notification_accept(
             403,
             data={"user_id": ["Must be the id of the token's user."]},
         )
+    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours)
     if sender.is_user and not template_user_triggerable(template_code=template_code):
         # Open registration must not turn the platform into a relay of our branded emails.
         raise ApplicationError(
@@ -209,7 +210,6 @@ def notification_accept(
             403,
             data={"template_code": ["This template is not user-triggerable."]},
         )
-    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours)
     request_hash = notification_request_hash(
         notification_type=notification_type,
         user_id=user_id,
