@@ -1,5 +1,9 @@
 """The shared library's settings: one ``NOTIFICATION_COMMON`` dict with a table of defaults.
 
+``DEFAULTS`` is the one place a default lives: ``django_settings.service_settings()`` reads
+each setting of ``COMMON_FROM_ENV`` from the environment variable of its name with the default
+from here, and a service overrides only what differs.
+
 Read as ``common_settings.SERVICE_NAME``; values follow ``override_settings`` in tests.
 """
 

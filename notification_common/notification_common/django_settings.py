@@ -12,6 +12,7 @@ them (docs/operations.md, "Production settings").
 from pathlib import Path
 
 from notification_common.conf import DEFAULT_RABBITMQ_URL, DEFAULT_REDIS_URL
+from notification_common.conf import DEFAULTS as COMMON_DEFAULTS
 from notification_common.env import (
     database_from_url,
     env_bool,
@@ -25,6 +26,27 @@ from notification_common.env import (
 )
 from notification_common.keys import ensure_dev_keypair, read_key, read_keys
 from notification_common.logging import logging_config
+
+# The shared library's settings read straight from the environment variable of the same name,
+# with the parser for its type; their defaults live once, in conf.DEFAULTS.
+COMMON_FROM_ENV = {
+    "JWT_AUDIENCE": env_str,
+    "JWT_ISSUER": env_str,
+    "API_KEY_CACHE_SECONDS": env_int,
+    "API_KEY_GRACE_SECONDS": env_int,
+    "API_KEY_REVOKED_CACHE_SECONDS": env_int,
+    "API_KEY_FAILED_LOOKUPS_PER_MINUTE": env_int,
+    "HTTP_CONNECT_TIMEOUT": env_float,
+    "HTTP_READ_TIMEOUT": env_float,
+    "HTTP_RETRIES": env_int,
+    "CIRCUIT_FAILURE_THRESHOLD": env_int,
+    "CIRCUIT_RESET_SECONDS": env_float,
+    "CIRCUIT_TRIAL_TIMEOUT_SECONDS": env_float,
+    "OUTAGE_RETRY_AFTER_SECONDS": env_int,
+    "TEMPLATE_ACTIVE_VERSION_TTL_SECONDS": env_float,
+    "TRUSTED_PROXIES": env_list,
+    "OVERLOAD_MAX_QUEUE_SECONDS": env_float,
+}
 
 DEV_INTERNAL_KEY = "dev-internal-key-change-me"
 DEV_SENDER_KEY = "dev-sender-key-change-me"
@@ -190,8 +212,8 @@ def service_settings(
             "ALGORITHM": "RS256",
             "SIGNING_KEY": "",
             "VERIFYING_KEY": public_key,
-            "AUDIENCE": env_str("JWT_AUDIENCE", "notification-platform"),
-            "ISSUER": env_str("JWT_ISSUER", "user_service"),
+            "AUDIENCE": env_str("JWT_AUDIENCE", COMMON_DEFAULTS["JWT_AUDIENCE"]),
+            "ISSUER": env_str("JWT_ISSUER", COMMON_DEFAULTS["JWT_ISSUER"]),
             "USER_ID_FIELD": "id",
             "USER_ID_CLAIM": "user_id",
         },
@@ -220,28 +242,14 @@ def service_settings(
             "JWT_ALGORITHM": "RS256",
             "JWT_PUBLIC_KEY": public_key,
             "JWT_ADDITIONAL_PUBLIC_KEYS": additional_public_keys,
-            "JWT_AUDIENCE": env_str("JWT_AUDIENCE", "notification-platform"),
-            "JWT_ISSUER": env_str("JWT_ISSUER", "user_service"),
             "ADMIN_SERVICE_URL": env_str("ADMIN_SERVICE_URL", "http://127.0.0.1:8005").rstrip("/"),
             "SERVICE_API_KEY": env_str("SERVICE_API_KEY", DEV_INTERNAL_KEY),
             "BOOTSTRAP_API_KEYS": parse_api_keys(
                 env_str("BOOTSTRAP_API_KEYS", f"{DEV_INTERNAL_KEY}=internal;{DEV_SENDER_KEY}=notifications:send")
             ),
-            "API_KEY_CACHE_SECONDS": env_int("API_KEY_CACHE_SECONDS", 30),
-            "API_KEY_GRACE_SECONDS": env_int("API_KEY_GRACE_SECONDS", 3600),
-            "API_KEY_REVOKED_CACHE_SECONDS": env_int("API_KEY_REVOKED_CACHE_SECONDS", 7 * 24 * 3600),
-            "API_KEY_FAILED_LOOKUPS_PER_MINUTE": env_int("API_KEY_FAILED_LOOKUPS_PER_MINUTE", 60),
-            "HTTP_CONNECT_TIMEOUT": env_float("HTTP_CONNECT_TIMEOUT", 2.0),
-            "HTTP_READ_TIMEOUT": env_float("HTTP_READ_TIMEOUT", 5.0),
-            "HTTP_RETRIES": env_int("HTTP_RETRIES", 2),
-            "CIRCUIT_FAILURE_THRESHOLD": env_int("CIRCUIT_FAILURE_THRESHOLD", 5),
-            "CIRCUIT_RESET_SECONDS": env_float("CIRCUIT_RESET_SECONDS", 15.0),
-            "CIRCUIT_TRIAL_TIMEOUT_SECONDS": env_float("CIRCUIT_TRIAL_TIMEOUT_SECONDS", 30.0),
-            "OUTAGE_RETRY_AFTER_SECONDS": env_int("OUTAGE_RETRY_AFTER_SECONDS", 5),
-            "TEMPLATE_ACTIVE_VERSION_TTL_SECONDS": env_float("TEMPLATE_ACTIVE_VERSION_TTL_SECONDS", 5.0),
             "HEALTH_CHECKS": list(health_checks),
             "HEALTH_EXTRA_CHECKS": list(health_extra_checks),
-            "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", []),
-            "OVERLOAD_MAX_QUEUE_SECONDS": env_float("OVERLOAD_MAX_QUEUE_SECONDS", 0.5),
+            # The rest: each from the environment variable of its name, defaulting to conf.DEFAULTS.
+            **{name: read(name, COMMON_DEFAULTS[name]) for name, read in COMMON_FROM_ENV.items()},
         },
     }
