@@ -4,6 +4,7 @@
 from django.urls import path
 
 from users import apis
+from users.status_feed import StatusEventFeedApi
 
 urlpatterns = [
     path("users/", apis.UsersApi.as_view(), name="users"),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("devices/deactivate/", apis.DeviceDeactivateApi.as_view(), name="device-deactivate"),
     path("email/status/", apis.EmailStatusReportApi.as_view(), name="email-status"),
     path("push/status/", apis.PushStatusReportApi.as_view(), name="push-status"),
+    path("notifications/status-events/", StatusEventFeedApi.as_view(), name="status-events"),
     path(
         "notifications/<uuid:notification_id>/status/",
         apis.NotificationStatusApi.as_view(),
