@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 
 from message_templates import services
-from message_templates.models import Template, TemplateVersion
+from message_templates.models import Category, Template, TemplateVersion
 from notification_common.exceptions import ApplicationError
 
 VERSION_CONTENT_FIELDS = (
@@ -46,11 +46,12 @@ class TemplateAdmin(admin.ModelAdmin):
         "channel",
         "default_language",
         "version_count",
+        "category",
         "user_triggerable",
         "is_deleted",
         "updated_at",
     )
-    list_filter = ("channel", "is_deleted", "default_language")
+    list_filter = ("channel", "category", "is_deleted", "default_language")
     search_fields = ("code", "description")
     fields = (
         "id",
@@ -58,6 +59,7 @@ class TemplateAdmin(admin.ModelAdmin):
         "channel",
         "default_language",
         "description",
+        "category",
         "user_triggerable",
         "is_deleted",
         "deleted_at",
@@ -86,6 +88,7 @@ class TemplateAdmin(admin.ModelAdmin):
             template=obj,
             description=form.cleaned_data["description"],
             user_triggerable=form.cleaned_data["user_triggerable"],
+            category=form.cleaned_data["category"].code,
         )
 
     def get_actions(self, request):
@@ -142,3 +145,17 @@ class TemplateVersionAdmin(admin.ModelAdmin):
             activated.append(str(version))
         if activated:
             self.message_user(request, f"Activated: {', '.join(activated)}.", messages.SUCCESS)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "required")
+    list_filter = ("required",)
+    search_fields = ("code", "name")
+
+    def get_readonly_fields(self, request, obj=None):
+        # Templates, preferences and unsubscribe tokens name a category by code: never renamed.
+        return ("code",) if obj else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -12,7 +12,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.views import APIView
 
 from message_templates import selectors, services
-from message_templates.models import Channel, Template, TemplateVersion
+from message_templates.models import DEFAULT_CATEGORY, Category, Channel, Template, TemplateVersion
 from notification_common.api_keys import Scope
 from notification_common.authentication import HasScope, IsInternal
 from notification_common.envelope import ok
@@ -108,6 +108,10 @@ class VersionOutputSerializer(serializers.ModelSerializer):
 
 class TemplateOutputSerializer(serializers.ModelSerializer):
     languages = serializers.SerializerMethodField(help_text="Active version number per language.")
+    category = serializers.CharField(source="category_id", help_text="The category's code.")
+    category_required = serializers.BooleanField(
+        source="category.required", help_text="Whether users may not opt out of this template's category."
+    )
 
     class Meta:
         model = Template
@@ -118,6 +122,8 @@ class TemplateOutputSerializer(serializers.ModelSerializer):
             "default_language",
             "description",
             "user_triggerable",
+            "category",
+            "category_required",
             "languages",
             "created_at",
             "updated_at",
@@ -143,6 +149,7 @@ class TemplateListCreateApi(APIView):
         default_language = LanguageField(required=False)
         description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
         user_triggerable = serializers.BooleanField(required=False, default=False)
+        category = serializers.SlugField(required=False, default=DEFAULT_CATEGORY, max_length=50)
         versions = VersionContentInputSerializer(many=True, allow_empty=False)
 
     @extend_schema_serializer(component_name="TemplateCreateOutput")
@@ -220,16 +227,17 @@ class TemplateDetailApi(APIView):
     class UpdateInputSerializer(serializers.Serializer):
         description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
         user_triggerable = serializers.BooleanField(required=False)
+        category = serializers.SlugField(required=False, max_length=50)
 
         def validate(self, attrs):
             if not attrs:
-                raise serializers.ValidationError("Give description and/or user_triggerable.")
+                raise serializers.ValidationError("Give description, user_triggerable and/or category.")
             return attrs
 
     @extend_schema(
         request=UpdateInputSerializer,
         responses=TemplateOutputSerializer,
-        summary="Change a template's description or whether user tokens may trigger it",
+        summary="Change a template's description, category, or whether user tokens may trigger it",
     )
     def patch(self, request, code: str):
         serializer = self.UpdateInputSerializer(data=request.data)
@@ -449,3 +457,19 @@ class TemplateStatsApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Counts for the admin dashboard (internal)")
     def get(self, request):
         return ok(selectors.template_stats())
+
+
+class CategoryOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "name", "description", "required"]
+
+
+class CategoryListApi(APIView):
+    """The categories a template may have; users opt out of the ones not ``required``."""
+
+    permission_classes = [CanReadTemplates]
+
+    @extend_schema(responses=CategoryOutputSerializer(many=True), summary="List template categories")
+    def get(self, request):
+        return paginate(selectors.category_list(), request, CategoryOutputSerializer)

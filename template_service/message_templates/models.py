@@ -23,6 +23,32 @@ CHANNEL_FIELDS = {Channel.EMAIL: EMAIL_FIELDS, Channel.PUSH: PUSH_FIELDS}
 REQUIRED_FIELDS = {Channel.EMAIL: ("subject", "text_body"), Channel.PUSH: ("title", "body")}
 
 
+# The category every template has unless told otherwise (docs/api.md, "Categories and unsubscribe").
+DEFAULT_CATEGORY = "transactional"
+
+
+class Category(models.Model):
+    """What kind of message a template sends, which users may opt out of per channel.
+
+    ``required`` categories (security notices, and transactional mail such as password resets
+    and receipts, which a user must get to use the product) cannot be opted out of: the gateway
+    ignores a user's switch for them and their emails carry no List-Unsubscribe header.
+    """
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    required = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.code
+
+
 class Template(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     code = models.SlugField(max_length=100)
@@ -32,6 +58,16 @@ class Template(models.Model):
     # Whether a user token may trigger this template (to its own user only). Off by default:
     # open registration must not let strangers send our branded emails with their variables.
     user_triggerable = models.BooleanField(default=False)
+    # By code (the column holds the slug): the API, the queue message and users' preferences
+    # all name categories by code.
+    category = models.ForeignKey(
+        Category,
+        to_field="code",
+        db_column="category",
+        on_delete=models.PROTECT,
+        related_name="templates",
+        default=DEFAULT_CATEGORY,
+    )
     is_deleted = models.BooleanField(default=False)
     deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,7 +7,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from message_templates import caching
 from message_templates.errors import InvalidTemplateInput, TemplateNotFound, VersionNotFound
-from message_templates.models import CHANNEL_FIELDS, Channel, Template, TemplateVersion
+from message_templates.models import CHANNEL_FIELDS, Category, Channel, Template, TemplateVersion
 from notification_common.languages import InvalidLanguage, fallback_chain, normalize_language
 from notification_common.rendering import CompiledContent, compile_version_content
 
@@ -57,7 +57,10 @@ def _active_versions_prefetch() -> Prefetch:
 
 def template_get(*, code: str) -> Template:
     template = (
-        Template.objects.filter(code=code, is_deleted=False).prefetch_related(_active_versions_prefetch()).first()
+        Template.objects.filter(code=code, is_deleted=False)
+        .select_related("category")
+        .prefetch_related(_active_versions_prefetch())
+        .first()
     )
     if template is None:
         raise TemplateNotFound(code)
@@ -72,7 +75,11 @@ def template_list(*, channel: str | None = None, language: str | None = None, se
         queryset = queryset.filter(versions__language=language, versions__is_active=True)
     if search:
         queryset = queryset.filter(code__icontains=search)
-    return queryset.prefetch_related(_active_versions_prefetch()).order_by("code")
+    return queryset.select_related("category").prefetch_related(_active_versions_prefetch()).order_by("code")
+
+
+def category_list() -> QuerySet:
+    return Category.objects.order_by("code")
 
 
 def template_version_list(*, template: Template, language: str | None = None) -> QuerySet:

@@ -11,7 +11,15 @@ from django.utils import timezone
 
 from message_templates import caching
 from message_templates.errors import InvalidTemplateInput, MissingVariables, TemplateExists, TemplateNotFound
-from message_templates.models import CHANNEL_FIELDS, REQUIRED_FIELDS, Channel, Template, TemplateVersion
+from message_templates.models import (
+    CHANNEL_FIELDS,
+    DEFAULT_CATEGORY,
+    REQUIRED_FIELDS,
+    Category,
+    Channel,
+    Template,
+    TemplateVersion,
+)
 from message_templates.selectors import CODE_RE, language_normalize, template_version_get, version_select
 from notification_common.rendering import (
     ContentSyntaxError,
@@ -49,6 +57,15 @@ def _code_errors(code) -> list[str]:
     if code in RESERVED_CODES:
         return [f"'{code}' is reserved by the API routes."]
     return []
+
+
+def category_resolve(code) -> Category:
+    """The category named ``code``, or InvalidTemplateInput (400) naming ``category``."""
+    category = Category.objects.filter(code=code).first() if isinstance(code, str) and code else None
+    if category is None:
+        known = ", ".join(Category.objects.order_by("code").values_list("code", flat=True))
+        raise InvalidTemplateInput({"category": [f"Unknown category {code!r}; known: {known}."]})
+    return category
 
 
 def _data_errors(data) -> list | dict:
@@ -121,9 +138,14 @@ def template_create(
     default_language: str | None = None,
     description: str = "",
     user_triggerable: bool = False,
+    category: str = DEFAULT_CATEGORY,
 ) -> Template:
     """A template with version 1 of each given language, all active."""
     errors: dict = {}
+    try:
+        category_row = category_resolve(category)
+    except InvalidTemplateInput as exc:
+        errors.update(exc.errors)
     if code_errors := _code_errors(code):
         errors["code"] = code_errors
     if channel not in Channel.values:
@@ -171,6 +193,7 @@ def template_create(
                 default_language=default,
                 description=description or "",
                 user_triggerable=bool(user_triggerable),
+                category=category_row,
             )
     except IntegrityError as exc:  # a concurrent create of the same code won
         raise TemplateExists(code) from exc
@@ -252,11 +275,19 @@ def template_delete(*, template: Template) -> Template:
 
 @transaction.atomic
 def template_update(
-    *, template: Template, description: str | None = None, user_triggerable: bool | None = None
+    *,
+    template: Template,
+    description: str | None = None,
+    user_triggerable: bool | None = None,
+    category: str | None = None,
 ) -> Template:
-    """Change what is not versioned: the description and whether user tokens may trigger it."""
+    """Change what is not versioned: the description, whether user tokens may trigger it, its category."""
+    category_row = category_resolve(category) if category is not None else None
     template = _lock_live(template)
     fields = []
+    if category_row is not None:
+        template.category = category_row
+        fields.append("category")
     if description is not None:
         template.description = description
         fields.append("description")

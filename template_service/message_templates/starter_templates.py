@@ -14,6 +14,7 @@ _WELCOME_HTML = {
 STARTER_TEMPLATES = [
     {
         "code": "welcome",
+        "category": "transactional",
         "channel": Channel.EMAIL,
         "default_language": "en",
         "description": "Sent once after registration.",
@@ -40,6 +41,7 @@ STARTER_TEMPLATES = [
     },
     {
         "code": "welcome_push",
+        "category": "transactional",
         "channel": Channel.PUSH,
         "default_language": "en",
         "description": "Push counterpart of welcome.",
@@ -66,6 +68,7 @@ STARTER_TEMPLATES = [
     },
     {
         "code": "password_reset",
+        "category": "security",
         "channel": Channel.EMAIL,
         "default_language": "en",
         "description": "A password reset link; expires after the given minutes.",
@@ -114,6 +117,7 @@ STARTER_TEMPLATES = [
     },
     {
         "code": "order_update",
+        "category": "transactional",
         "channel": Channel.EMAIL,
         "default_language": "en",
         "description": "An order changed status.",
@@ -153,6 +157,7 @@ STARTER_TEMPLATES = [
     },
     {
         "code": "order_update_push",
+        "category": "transactional",
         "channel": Channel.PUSH,
         "default_language": "en",
         "description": "Push counterpart of order_update.",

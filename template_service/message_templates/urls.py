@@ -4,6 +4,7 @@ from message_templates import apis
 
 # Fixed routes first: a template code never shadows them (codes 'substitute' and 'stats' are reserved too).
 urlpatterns = [
+    path("categories/", apis.CategoryListApi.as_view(), name="category-list"),
     path("templates/", apis.TemplateListCreateApi.as_view(), name="template-list"),
     path("templates/substitute/", apis.TemplateSubstituteApi.as_view(), name="template-substitute"),
     path("templates/stats/", apis.TemplateStatsApi.as_view(), name="template-stats"),

@@ -86,9 +86,22 @@ def test_template_description_is_editable_but_code_is_not(admin_client, template
     # the read-only versions inline still sends its (empty) management form, as a browser does
     inline = {"versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
 
-    response = admin_client.post(url, {"description": "new words", "code": "renamed", **inline})
+    response = admin_client.post(
+        url, {"description": "new words", "code": "renamed", "category": "transactional", **inline}
+    )
 
     assert response.status_code == 302
 
     template.refresh_from_db()
     assert (template.description, template.code) == ("new words", "welcome")
+
+
+def test_template_category_is_set_in_the_admin(admin_client, template):
+    url = f"/admin/message_templates/template/{template.pk}/change/"
+    inline = {"versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
+
+    response = admin_client.post(url, {"description": "", "category": "marketing", **inline})
+
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert template.category_id == "marketing"
