@@ -271,7 +271,14 @@ class NotificationDetailApi(APIView):
 class NotificationCancelApi(APIView):
     """Cancel the sender's scheduled notification before it is published (409 after)."""
 
-    @extend_schema(operation_id="notification_cancel", request=None, responses=NotificationOutputSerializer)
+    # A write: the same credentials as sending (a key with only `internal` is refused).
+    permission_classes = [CanSendNotifications]
+
+    @extend_schema(
+        operation_id="notification_cancel",
+        request=None,
+        responses={200: NotificationOutputSerializer, **error_responses(404, 409)},
+    )
     def post(self, request, notification_id: str):
         notification = notification_cancel(notification_id=notification_id, sender=sender_of(request.user).label)
         return ok(NotificationOutputSerializer(notification).data, message="Notification cancelled.")

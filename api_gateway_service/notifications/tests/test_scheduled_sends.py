@@ -404,6 +404,16 @@ def test_cancel_without_credentials_is_401(api_client):
     assert row.cancelled_at is None
 
 
+def test_cancel_with_a_key_that_cannot_send_is_403(api_client, internal_key):
+    row = scheduled_row(due_at=timezone.now() + timedelta(hours=1))
+
+    response = api_client.post(cancel_url(row.notification_id), HTTP_X_API_KEY=internal_key)
+
+    assert_envelope(response, status=403, error="permission_denied")
+    row.refresh_from_db()
+    assert row.cancelled_at is None
+
+
 def test_a_cancelled_parked_row_cannot_be_replayed(api_client, internal_key):
     row = scheduled_row(due_at=timezone.now() + timedelta(hours=1))
     notification_cancel(notification_id=row.notification_id, sender=row.notification.sender)
