@@ -42,8 +42,10 @@ class Scope:
     NOTIFICATIONS_SEND = "notifications:send"
     TEMPLATES_READ = "templates:read"
     TEMPLATES_WRITE = "templates:write"
+    # Senders sync their own users (user service, /users/by-external-id/ and /users/import/).
+    USERS_WRITE = "users:write"
 
-    ALL = (INTERNAL, NOTIFICATIONS_SEND, TEMPLATES_READ, TEMPLATES_WRITE)
+    ALL = (INTERNAL, NOTIFICATIONS_SEND, TEMPLATES_READ, TEMPLATES_WRITE, USERS_WRITE)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,14 @@ class UserErrorCode:
     CHANNEL_MISMATCH = "channel_mismatch"
 
 
+# Sender-managed users (users/managed.py): at most this many users in one import call and
+# devices in one user's list; external ids are what senders' systems use as keys.
+MANAGED_USERS_IMPORT_MAX = 1000
+MANAGED_USER_MAX_DEVICES = 50
+EXTERNAL_ID_MAX_LENGTH = 255
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9._:@+=|~-]+$"
+
+
 class Channel:
     EMAIL = "email"
     PUSH = "push"
@@ -54,3 +62,4 @@ class StatusOutcome:
 class DeviceDeactivationReason:
     REMOVED_BY_USER = "removed_by_user"
     CLAIMED_BY_OTHER_USER = "claimed_by_other_user"
+    REMOVED_BY_SENDER = "removed_by_sender"  # left out of a sender's PUT/import device list

@@ -50,6 +50,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     # Refresh tokens issued before this moment are refused (a password change logs out).
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    # Sender-managed users (users/managed.py): the API key that syncs this user and its id for
+    # the user in that sender's own system. Blank for users who registered themselves.
+    external_key_id = models.CharField(max_length=64, blank=True, default="")
+    external_id = models.CharField(max_length=255, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -64,6 +68,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             # Guards case-insensitivity even for rows written around normalize_email().
             models.UniqueConstraint(Lower("email"), name="users_user_email_ci_unique"),
+            # An external id names one user per sender key (docs/user_service.md, "Sender-managed users").
+            models.UniqueConstraint(
+                fields=["external_key_id", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="users_user_external_id_unique",
+            ),
         ]
 
     def __str__(self) -> str:

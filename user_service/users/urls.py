@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from users import apis
+from users import apis, managed_apis
 from users.status_feed import StatusEventFeedApi
 
 urlpatterns = [
@@ -15,6 +15,12 @@ urlpatterns = [
     path("users/me/", apis.MeApi.as_view(), name="me"),
     path("users/me/password/", apis.MePasswordChangeApi.as_view(), name="me-password"),
     path("users/stats/", apis.UserStatsApi.as_view(), name="user-stats"),
+    path("users/import/", managed_apis.ManagedUserImportApi.as_view(), name="user-import"),
+    path(
+        "users/by-external-id/<str:external_id>/",
+        managed_apis.ManagedUserApi.as_view(),
+        name="user-by-external-id",
+    ),
     path("users/<uuid:user_id>/", apis.UserDetailApi.as_view(), name="user-detail"),
     path("users/<uuid:user_id>/devices/", apis.UserDevicesApi.as_view(), name="user-devices"),
     path(
