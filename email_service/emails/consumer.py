@@ -24,12 +24,13 @@ from emails.services import email_batch_deliver, email_mark_failed, email_mark_r
 from notification_common.conf import common_settings
 from notification_common.rabbitmq import (
     BaseConsumer,
+    BlockingDependency,
     ConsumedMessage,
     MalformedMessage,
     PermanentError,
     TransientError,
+    open_circuit_of,
 )
-from notification_common.rabbitmq.consumer import BlockingDependency, open_circuit_of
 from notification_common.status_reports import STATUS_DELIVERED, STATUS_FAILED, STATUS_PENDING, StatusReporter
 
 logger = logging.getLogger(__name__)

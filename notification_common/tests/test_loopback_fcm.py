@@ -23,8 +23,8 @@ import pytest
 import requests
 from firebase_admin import _utils, credentials, exceptions, messaging
 
-from notification_common.loopback.fcm import OUTCOMES, LoopbackFCMServer
 from notification_common.firebase_offline import disable_background_lookups
+from notification_common.loopback.fcm import OUTCOMES, LoopbackFCMServer
 from notification_common.loopback.service_account import generate_service_account
 from notification_common.testing.network import LOOPBACK_HOSTS, guard_loopback_only
 

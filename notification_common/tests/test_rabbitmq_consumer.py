@@ -189,7 +189,7 @@ def test_on_retry_hook_receives_the_error_next_attempt_and_delay(rabbit_url, bro
 
 def test_message_is_requeued_not_lost_when_the_retry_cannot_be_published(rabbit_url, broker, publisher, monkeypatch):
     # Given a broker that refuses the retry (the delay queue is unroutable)
-    import notification_common.rabbitmq.consumer as consumer_module
+    import notification_common.rabbitmq.retrying_consumer as consumer_module
 
     monkeypatch.setattr(consumer_module, "delay_queue_for", lambda *args: "no.such.delay.queue")
     publisher.publish(EMAIL_QUEUE, {"n": 1}, message_id="m-1")

@@ -11,8 +11,14 @@ from datetime import UTC, datetime
 import pytest
 
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
-from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PermanentError, Publisher, TransientError
-from notification_common.rabbitmq.consumer import open_circuit_of
+from notification_common.rabbitmq import (
+    EMAIL_QUEUE,
+    FAILED_QUEUE,
+    PermanentError,
+    Publisher,
+    TransientError,
+    open_circuit_of,
+)
 from notification_common.rabbitmq.topology import delay_tier_limit
 
 from .test_rabbitmq_consumer import RecordingConsumer, fail_first_attempt, failed_messages

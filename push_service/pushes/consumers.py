@@ -1,6 +1,6 @@
 """``PushConsumer``: reads ``push.queue`` and hands batches of messages to the delivery service.
 
-The consumer base (notification_common.rabbitmq.consumer) owns acks, retries through the
+The consumer base (notification_common.rabbitmq.BaseConsumer) owns acks, retries through the
 delay queues and dead letters; this class parses messages, calls
 :func:`pushes.services.push_batch_deliver` and keeps the heartbeat the health check reads.
 """
@@ -18,8 +18,14 @@ from django.db import close_old_connections
 
 from notification_common.circuit import CircuitBreaker
 from notification_common.conf import common_settings
-from notification_common.rabbitmq import PUSH_QUEUE, BaseConsumer, ConsumedMessage, MalformedMessage
-from notification_common.rabbitmq.consumer import BlockingDependency, open_circuit_of
+from notification_common.rabbitmq import (
+    PUSH_QUEUE,
+    BaseConsumer,
+    BlockingDependency,
+    ConsumedMessage,
+    MalformedMessage,
+    open_circuit_of,
+)
 from notification_common.status_reports import STATUS_FAILED, StatusReporter
 
 from . import heartbeat

@@ -15,16 +15,19 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .connection import connect
-    from .consumer import (
-        BaseConsumer,
+    from .consumed import (
+        BlockingDependency,
         ConsumedMessage,
         MalformedMessage,
         PermanentError,
-        QueueConsumer,
-        StoringConsumer,
         TransientError,
+        caused_by_open_circuit,
+        open_circuit_of,
     )
+    from .consumer import QueueConsumer
     from .publisher import Publisher, PublishError, PublishRejected, get_publisher
+    from .retrying_consumer import BaseConsumer
+    from .storing_consumer import StoringConsumer
     from .topology import (
         EMAIL_QUEUE,
         EXCHANGE,
@@ -44,13 +47,16 @@ if TYPE_CHECKING:
 
 _EXPORTS = {
     "connect": "connection",
-    "BaseConsumer": "consumer",
+    "BaseConsumer": "retrying_consumer",
     "QueueConsumer": "consumer",
-    "StoringConsumer": "consumer",
-    "ConsumedMessage": "consumer",
-    "MalformedMessage": "consumer",
-    "PermanentError": "consumer",
-    "TransientError": "consumer",
+    "StoringConsumer": "storing_consumer",
+    "BlockingDependency": "consumed",
+    "ConsumedMessage": "consumed",
+    "MalformedMessage": "consumed",
+    "PermanentError": "consumed",
+    "TransientError": "consumed",
+    "caused_by_open_circuit": "consumed",
+    "open_circuit_of": "consumed",
     "PublishError": "publisher",
     "PublishRejected": "publisher",
     "Publisher": "publisher",
@@ -80,6 +86,7 @@ __all__ = [
     "RETRY_TIERS",
     "WORK_QUEUES",
     "BaseConsumer",
+    "BlockingDependency",
     "QueueConsumer",
     "StoringConsumer",
     "ConsumedMessage",
@@ -90,12 +97,14 @@ __all__ = [
     "Publisher",
     "TransientError",
     "all_queues",
+    "caused_by_open_circuit",
     "connect",
     "declare_topology",
     "declare_topology_from_url",
     "default_url",
     "delay_queue_for",
     "get_publisher",
+    "open_circuit_of",
     "queue_depths",
     "queue_depths_from_url",
 ]
