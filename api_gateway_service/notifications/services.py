@@ -521,7 +521,8 @@ def outbox_relay_batch(*, batch_size: int, grace_seconds: float, now=None) -> Re
             OutboxMessage.objects.filter(pk__in=published).update(
                 published_at=timezone.now(), last_error="", next_attempt_at=None
             )
-            scheduled_sent = [row.notification_id for row in due if row.pk in set(published)]
+            published_ids = set(published)
+            scheduled_sent = [row.notification_id for row in due if row.pk in published_ids]
             if scheduled_sent:
                 # Out of the gateway's hands: the workers' status takes over from here.
                 NotificationRequest.objects.filter(pk__in=scheduled_sent, status=NotificationStatus.SCHEDULED).update(
