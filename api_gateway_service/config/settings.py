@@ -14,7 +14,7 @@ globals().update(
         db_env="GATEWAY_DATABASE_URL",
         db_name="api_gateway_db",
         base_dir=Path(__file__).resolve().parent.parent,
-        local_apps=["notifications"],
+        local_apps=["notifications", "webhooks"],
         health_checks=("database", "redis", "rabbitmq"),
         health_extra_checks=("notifications.health.check_outbox",),
         title="API Gateway",
@@ -60,3 +60,17 @@ OUTBOX_STALE_SECONDS = env_int("OUTBOX_STALE_SECONDS", 300)
 OUTBOX_MAX_PUBLISH_ATTEMPTS = env_int("OUTBOX_MAX_PUBLISH_ATTEMPTS", 8)
 OUTBOX_RETRY_BASE_SECONDS = env_float("OUTBOX_RETRY_BASE_SECONDS", 2.0)
 OUTBOX_RETRY_MAX_SECONDS = env_float("OUTBOX_RETRY_MAX_SECONDS", 300.0)
+# Status webhooks (docs/api_gateway.md, "Status webhooks"): a failed POST (non-2xx, timeout)
+# is retried after base * 2**(n-1) seconds (capped, jittered) until the budget after the event.
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0)
+WEBHOOK_RETRY_BUDGET_SECONDS = env_int("WEBHOOK_RETRY_BUDGET_SECONDS", 24 * 3600)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+# A delivery in flight is left alone by other dispatchers for the timeout plus this margin.
+WEBHOOK_LEASE_MARGIN_SECONDS = env_float("WEBHOOK_LEASE_MARGIN_SECONDS", 30.0)
+WEBHOOK_SEND_BATCH_SIZE = env_int("WEBHOOK_SEND_BATCH_SIZE", 50)
+# Reading final statuses from the user service: page size, poll interval, and how old (by the
+# user service's clock) an event must be before it is read, so late commits are never skipped.
+WEBHOOK_STATUS_PAGE_SIZE = env_int("WEBHOOK_STATUS_PAGE_SIZE", 500)
+WEBHOOK_POLL_INTERVAL_SECONDS = env_float("WEBHOOK_POLL_INTERVAL_SECONDS", 1.0)
+WEBHOOK_STATUS_SETTLE_SECONDS = env_float("WEBHOOK_STATUS_SETTLE_SECONDS", 2.0)
