@@ -18,6 +18,7 @@ from notification_common.pagination import paginate
 from notification_common.request_context import get_request_id
 from notification_common.schema import error_responses
 from notifications.constants import NotificationStatus, NotificationType
+from notifications.external_users import recipient_user_id
 from notifications.permissions import CanSendNotifications
 from notifications.selectors import (
     notification_get_for_sender,
@@ -129,7 +130,12 @@ class NotificationCollectionApi(APIView):
 
     class NotificationCreateInputSerializer(serializers.Serializer):
         notification_type = serializers.ChoiceField(choices=NotificationType.choices)
-        user_id = serializers.UUIDField()
+        user_id = serializers.UUIDField(required=False, help_text="The recipient; or external_id instead.")
+        external_id = serializers.CharField(
+            required=False,
+            max_length=255,
+            help_text="The sender's own id for the recipient (API keys; see PUT /users/by-external-id/).",
+        )
         template_code = serializers.SlugField(max_length=100)
         variables = BoundedJSONObjectField(required=False, default=dict)
         metadata = BoundedJSONObjectField(required=False, default=dict)
@@ -147,6 +153,11 @@ class NotificationCollectionApi(APIView):
         bypass_quiet_hours = serializers.BooleanField(
             required=False, default=False, help_text="Send even inside the user's quiet hours (API keys only)."
         )
+
+        def validate_external_id(self, value):
+            if not isinstance(self.initial_data.get("external_id"), str):
+                raise serializers.ValidationError("Must be a string.")
+            return value
 
         def validate_bypass_quiet_hours(self, value):
             if not isinstance(self.initial_data.get("bypass_quiet_hours", False), bool):
@@ -167,6 +178,9 @@ class NotificationCollectionApi(APIView):
                 raise serializers.ValidationError("Must be a language tag such as en or pt-BR.") from exc
 
         def validate(self, attrs):
+            if ("user_id" in attrs) == ("external_id" in attrs):
+                message = "Send exactly one of user_id and external_id."
+                raise serializers.ValidationError({"user_id": [message], "external_id": [message]})
             header = self.context.get("idempotency_header")
             body_key = attrs.get("request_id")
             if header is not None:
@@ -217,7 +231,12 @@ class NotificationCollectionApi(APIView):
             data=request.data, context={"idempotency_header": request.headers.get(IDEMPOTENCY_HEADER)}
         )
         serializer.is_valid(raise_exception=True)
-        accepted = notification_accept(sender=sender, trace_id=get_request_id() or "", **serializer.validated_data)
+        data = dict(serializer.validated_data)
+        # The stored notification keeps the user id, whichever way the request named the user.
+        data["user_id"] = recipient_user_id(
+            sender=sender, user_id=data.get("user_id"), external_id=data.pop("external_id", None)
+        )
+        accepted = notification_accept(sender=sender, trace_id=get_request_id() or "", **data)
         notification = accepted.notification
         notification.duplicate = accepted.duplicate
         data = self.NotificationCreateOutputSerializer(notification).data

@@ -7,16 +7,31 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from notification_common.envelope import ok
-from notification_common.exceptions import ApplicationError, ErrorCode
+from notification_common.exceptions import ApplicationError, DependencyUnavailable, ErrorCode
 from notification_common.request_context import get_request_id
 from notification_common.schema import error_responses
 from notifications.apis import NotificationCollectionApi, NotificationOutputSerializer
 from notifications.bulk import REJECTED, SCHEDULED, notification_accept_bulk
+from notifications.external_users import recipient_user_id
 from notifications.permissions import CanSendNotifications
 from notifications.senders import sender_of
 from notifications.services import notification_send_rate_limit_enforce
 
 ItemInputSerializer = NotificationCollectionApi.NotificationCreateInputSerializer
+
+
+def _with_user_id(sender, fields: dict) -> dict | ApplicationError:
+    """An item naming its user by external_id, resolved (or its refusal, for that item only)."""
+    fields = dict(fields)
+    try:
+        fields["user_id"] = recipient_user_id(
+            sender=sender, user_id=fields.get("user_id"), external_id=fields.pop("external_id", None)
+        )
+    except DependencyUnavailable:
+        raise
+    except ApplicationError as refusal:
+        return refusal
+    return fields
 
 
 class NotificationBulkCreateApi(APIView):
@@ -68,7 +83,7 @@ class NotificationBulkCreateApi(APIView):
         for raw in raw_items:
             item = ItemInputSerializer(data=raw, context={"idempotency_header": None})
             if item.is_valid():
-                items.append(item.validated_data)
+                items.append(_with_user_id(sender, item.validated_data))
             else:
                 items.append(ApplicationError(ErrorCode.VALIDATION_ERROR, "Invalid input.", data=item.errors))
         results = notification_accept_bulk(sender=sender, items=items, trace_id=get_request_id() or "")
