@@ -25,6 +25,7 @@ __all__ = [
     "UNAUTHENTICATED",
     "USER_A",
     "matrix_credentials",
+    "matrix_extra_credentials",
     "test_every_operation_allows_only_its_credentials",
 ]
 
@@ -41,7 +42,13 @@ ANY_AUTHENTICATED = frozenset(CREDENTIALS) - set(UNAUTHENTICATED)
 
 
 @pytest.fixture
-def matrix_credentials(settings, stub_server) -> dict[str, dict]:
+def matrix_extra_credentials() -> dict[str, dict]:
+    """Kinds of caller only one service knows (the admin service: ``admin``, an admin token)."""
+    return {}
+
+
+@pytest.fixture
+def matrix_credentials(settings, stub_server, matrix_extra_credentials) -> dict[str, dict]:
     """Request headers of each kind of caller. Keys are checked by a stub admin service that
     knows one key of each scope, the bootstrap keys, and no other (404: 401, not 503)."""
     from notification_common.service_clients import reset_clients
@@ -71,6 +78,7 @@ def matrix_credentials(settings, stub_server) -> dict[str, dict]:
         "user_a": {"HTTP_AUTHORIZATION": f"Bearer {issue_user_token(USER_A)}"},
         "user_b": {"HTTP_AUTHORIZATION": f"Bearer {issue_user_token(USER_B)}"},
         **{scope: {"HTTP_X_API_KEY": key} for scope, key in keys.items()},
+        **matrix_extra_credentials,
     }
     yield headers
     reset_clients()
@@ -85,12 +93,13 @@ class _Resources(dict):
 
 
 def _operations(schema: dict) -> list[tuple[str, str]]:
-    return [
+    operations = [
         (method.upper(), path)
         for path, item in schema["paths"].items()
         for method in item
         if method in METHODS and "/health/" not in path
     ]
+    return sorted(operations, key=lambda op: op[0] == "DELETE")  # deletes last: the resources stay
 
 
 def _refusals(credential: str, path: str) -> set[int]:
