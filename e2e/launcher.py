@@ -70,6 +70,7 @@ WORKERS = (
     ("email-worker", "email_service", "consume_emails"),
     ("push-worker", "push_service", "consume_push"),
     ("outbox-relay", "api_gateway_service", "relay_outbox"),
+    ("webhook-dispatcher", "api_gateway_service", "dispatch_webhooks"),
     ("dead-letter-consumer", "admin_service", "consume_dead_letters"),
 )
 
@@ -88,6 +89,10 @@ FAST_FAILURE_TUNING = {
     "API_KEY_CACHE_SECONDS": "5",
     "USER_CACHE_SECONDS": "2",
     "OUTBOX_RELAY_INTERVAL_SECONDS": "0.2",
+    "WEBHOOK_POLL_INTERVAL_SECONDS": "0.2",
+    "WEBHOOK_STATUS_SETTLE_SECONDS": "0.5",
+    "WEBHOOK_RETRY_BASE_SECONDS": "0.5",
+    "WEBHOOK_RETRY_MAX_SECONDS": "2",
 }
 
 

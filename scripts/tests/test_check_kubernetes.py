@@ -43,7 +43,7 @@ def test_the_production_overlay_has_every_process_and_its_scaling():
     for obj in objects:
         by_kind.setdefault(obj["kind"], set()).add(obj["metadata"]["name"])
     apis = {"api-gateway", "user-service", "template-service", "email-service", "push-service", "admin-service"}
-    workers = {"email-worker", "push-worker", "dead-letter-consumer", "outbox-relay"}
+    workers = {"email-worker", "push-worker", "dead-letter-consumer", "outbox-relay", "webhook-dispatcher"}
     assert by_kind["Deployment"] == apis | workers
     assert by_kind["Service"] == by_kind["HorizontalPodAutoscaler"] == apis
     assert by_kind["PodDisruptionBudget"] == apis | workers
