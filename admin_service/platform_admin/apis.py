@@ -140,6 +140,10 @@ class ApiKeyOutputSerializer(serializers.Serializer):
         return serializers.DateTimeField().to_representation(when) if when else None
 
 
+class CreatedApiKeyOutputSerializer(ApiKeyOutputSerializer):
+    key = serializers.CharField(help_text="The key itself: shown in this answer only.")
+
+
 def _created_key(api_key, raw: str) -> dict:
     return {**ApiKeyOutputSerializer(api_key).data, "key": raw}
 
@@ -180,7 +184,7 @@ class ApiKeysApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: ApiKeyOutputSerializer},
+        responses={201: CreatedApiKeyOutputSerializer},
         summary="Create an API key; the key is in this answer only",
     )
     def post(self, request):
@@ -218,7 +222,7 @@ class ApiKeyRevokeApi(APIView):
 class ApiKeyRotateApi(APIView):
     @extend_schema(
         request=None,
-        responses={201: ApiKeyOutputSerializer, **error_responses(409)},
+        responses={201: CreatedApiKeyOutputSerializer, **error_responses(409)},
         summary="Replace a key by a new one with the same scopes",
     )
     def post(self, request, api_key_id):
@@ -408,7 +412,7 @@ class DeadLetterOutputSerializer(serializers.Serializer):
     history = serializers.JSONField()
     headers = serializers.JSONField()
     body = serializers.CharField()
-    failed_at = serializers.DateTimeField()
+    failed_at = serializers.DateTimeField(allow_null=True)
     received_at = serializers.DateTimeField()
     replayed_at = serializers.DateTimeField(allow_null=True)
     replay_count = serializers.IntegerField()
