@@ -22,7 +22,7 @@ from django.utils import timezone
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError
 from notification_common.rabbitmq import PublishError, get_publisher
-from notifications.clients import template_user_triggerable, user_get, users_get_many
+from notifications.clients import user_get, users_get_many
 from notifications.constants import ROUTING_KEYS, TRACE_ID_HEADER, GatewayErrorCode, NotificationStatus
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.senders import Sender
@@ -34,7 +34,7 @@ from notifications.services import (
     notification_quiet_hours_deferral,
     notification_recipient,
     notification_request_hash,
-    quiet_hours_bypass_authorize,
+    notification_sender_authorize,
     send_at_validate,
 )
 
@@ -66,27 +66,14 @@ def _refused(index: int, error: ApplicationError) -> BulkItemResult:
 
 
 def _authorize(sender: Sender, fields: dict, triggerable: dict[str, bool]) -> None:
-    """The single endpoint's sender rules (services.notification_accept), per item."""
-    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=fields.get("bypass_quiet_hours", False))
-    if not sender.is_user:
-        return
-    if sender.user_id != str(fields["user_id"]):
-        raise ApplicationError(
-            GatewayErrorCode.PERMISSION_DENIED,
-            "A user token may only send notifications to its own user.",
-            403,
-            data={"user_id": ["Must be the id of the token's user."]},
-        )
-    code = fields["template_code"]
-    if code not in triggerable:
-        triggerable[code] = template_user_triggerable(template_code=code)
-    if not triggerable[code]:
-        raise ApplicationError(
-            GatewayErrorCode.TEMPLATE_NOT_USER_TRIGGERABLE,
-            f"Template '{code}' cannot be sent with a user token; send it with an API key.",
-            403,
-            data={"template_code": ["This template is not user-triggerable."]},
-        )
+    """The single endpoint's sender rules, per item (template answers cached per request)."""
+    notification_sender_authorize(
+        sender=sender,
+        user_id=str(fields["user_id"]),
+        template_code=fields["template_code"],
+        bypass_quiet_hours=fields.get("bypass_quiet_hours", False),
+        triggerable=triggerable,
+    )
 
 
 def _hash_of(fields: dict) -> str:

@@ -172,6 +172,40 @@ _REFUSALS_WORTH_A_FRESH_LOOK = frozenset(
 )
 
 
+def notification_sender_authorize(
+    *,
+    sender: Sender,
+    user_id: str,
+    template_code: str,
+    bypass_quiet_hours: bool = False,
+    triggerable: dict[str, bool] | None = None,
+) -> None:
+    """Who may send what (single and bulk intake): an API key with ``notifications:send`` any
+    template to anyone; a user token only to its own user and only ``user_triggerable``
+    templates. ``triggerable`` caches the template answers within one request."""
+    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours)
+    if not sender.is_user:
+        return
+    if sender.user_id != str(user_id):
+        raise ApplicationError(
+            GatewayErrorCode.PERMISSION_DENIED,
+            "A user token may only send notifications to its own user.",
+            403,
+            data={"user_id": ["Must be the id of the token's user."]},
+        )
+    cache = {} if triggerable is None else triggerable
+    if template_code not in cache:
+        cache[template_code] = template_user_triggerable(template_code=template_code)
+    if not cache[template_code]:
+        # Open registration must not turn the platform into a relay of our branded emails.
+        raise ApplicationError(
+            GatewayErrorCode.TEMPLATE_NOT_USER_TRIGGERABLE,
+            f"Template '{template_code}' cannot be sent with a user token; send it with an API key.",
+            403,
+            data={"template_code": ["This template is not user-triggerable."]},
+        )
+
+
 def notification_accept(
     *,
     sender: Sender,
@@ -194,22 +228,9 @@ def notification_accept(
     once due (docs/api.md, "Scheduled sends").
     """
     user_id = str(user_id)
-    if sender.is_user and sender.user_id != user_id:
-        raise ApplicationError(
-            GatewayErrorCode.PERMISSION_DENIED,
-            "A user token may only send notifications to its own user.",
-            403,
-            data={"user_id": ["Must be the id of the token's user."]},
-        )
-    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours)
-    if sender.is_user and not template_user_triggerable(template_code=template_code):
-        # Open registration must not turn the platform into a relay of our branded emails.
-        raise ApplicationError(
-            GatewayErrorCode.TEMPLATE_NOT_USER_TRIGGERABLE,
-            f"Template '{template_code}' cannot be sent with a user token; send it with an API key.",
-            403,
-            data={"template_code": ["This template is not user-triggerable."]},
-        )
+    notification_sender_authorize(
+        sender=sender, user_id=user_id, template_code=template_code, bypass_quiet_hours=bypass_quiet_hours
+    )
     request_hash = notification_request_hash(
         notification_type=notification_type,
         user_id=user_id,
