@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from notification_common.authentication import IsInternal
 from notification_common.envelope import ok
+from notification_common.schema import UNPAGINATED
 from users.constants import DeliveryStatus
 from users.models import NotificationStatusEvent
 
@@ -63,6 +64,7 @@ class StatusEventFeedApi(APIView):
         summary="Final delivery statuses after a cursor (internal)",
         parameters=[StatusEventFeedFilterSerializer],
         responses=StatusEventOutputSerializer(many=True),
+        extensions={UNPAGINATED: True},  # a cursor feed: no page meta
     )
     def get(self, request):
         filters = self.StatusEventFeedFilterSerializer(data=request.query_params)
