@@ -9,8 +9,10 @@ from notifications.apis import (
     OutboxReplayApi,
 )
 from notifications.bulk_apis import NotificationBulkCreateApi
+from notifications.message_log_apis import MessageLogSearchApi
 
 urlpatterns = [
+    path("message-log/", MessageLogSearchApi.as_view(), name="message-log"),
     path("notifications/", NotificationCollectionApi.as_view(), name="notifications"),
     path("notifications/bulk/", NotificationBulkCreateApi.as_view(), name="notification-bulk"),
     # Before the detail route, which would otherwise take "stats" for an id.
