@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from notification_common.django_settings import service_settings
 from notification_common.env import env_bool, env_float, env_int, env_str
+from notification_common.unsubscribe import unsubscribe_common_settings
 
 globals().update(
     service_settings(
@@ -46,6 +47,8 @@ DEFAULT_FROM_EMAIL = SERVER_EMAIL = EMAIL_FROM
 # health ("status_reports", degraded once the oldest waited longer than the threshold).
 NOTIFICATION_COMMON["STATUS_REPORT_CHANNELS"] = ["email"]  # noqa: F821 - from service_settings
 NOTIFICATION_COMMON["STATUS_REPORT_STUCK_SECONDS"] = env_int("STATUS_REPORT_STUCK_SECONDS", 300)  # noqa: F821
+# Signs the List-Unsubscribe links of non-required categories (UNSUBSCRIBE_SECRET, PUBLIC_BASE_URL).
+NOTIFICATION_COMMON.update(unsubscribe_common_settings())  # noqa: F821
 
 # The consumer (manage.py consume_emails).
 # Transient failures are retried for a time budget from the first attempt (a provider outage

@@ -86,6 +86,17 @@ def _secret_errors() -> list[checks.Error]:
             if problem:
                 where = f"{env_name} key {kid!r}" if kid else env_name
                 errors.append(checks.Error(f"{where} {problem}.", id="notification.E004"))
+    # Only the services that sign or verify unsubscribe links set it (unsubscribe.py).
+    if "UNSUBSCRIBE_SECRET" in common:
+        problem = _secret_problem(common["UNSUBSCRIBE_SECRET"], min_length=MIN_SECRET_LENGTH)
+        if problem:
+            errors.append(
+                checks.Error(
+                    f"UNSUBSCRIBE_SECRET {problem}.",
+                    hint="Set one random UNSUBSCRIBE_SECRET, the same in the email and user services.",
+                    id="notification.E010",
+                )
+            )
     return errors
 
 

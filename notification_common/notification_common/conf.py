@@ -74,6 +74,10 @@ DEFAULTS = {
     "HEALTH_TIMEOUT_SECONDS": 2.0,
     # Proxies (addresses or networks) whose X-Forwarded-For entries are believed (client_ip.py).
     "TRUSTED_PROXIES": [],
+    # One-click unsubscribe (unsubscribe.py): set by the email service (signs links) and the
+    # user service (serves them); the secret is the same in both.
+    "UNSUBSCRIBE_SECRET": "",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8001",
 }
 
 

@@ -46,6 +46,7 @@ def _strong_env(keys: dict[str, str]) -> dict[str, str]:
         "SERVICE_API_KEY": secrets.token_urlsafe(32),
         "BOOTSTRAP_API_KEYS": f"{secrets.token_urlsafe(32)}=internal",
         "ADMIN_JWT_SECRETS": f"2026-12={secrets.token_urlsafe(32)};2027-01={secrets.token_urlsafe(32)}",
+        "UNSUBSCRIBE_SECRET": secrets.token_urlsafe(32),
         "ALLOWED_HOSTS": "notifications.example.com",
         "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO=https",
         # The two opt-ins (docs/operations.md): a service facing clients without a redirecting proxy.
@@ -74,6 +75,9 @@ def test_production_check_with_only_the_defaults_fails_naming_each_problem(servi
         assert "notification.E008)" in output or "notification.E009)" in output
     if service == "admin_service":
         assert "notification.E004) ADMIN_JWT_SECRETS is not set" in output
+    # The services that sign or verify one-click unsubscribe links, and only they.
+    unsubscribe = "notification.E010) UNSUBSCRIBE_SECRET is left at a built-in default"
+    assert (unsubscribe in output) == (service in ("user_service", "email_service")), output
 
 
 def test_debug_wildcard_hosts_short_secrets_and_the_dev_key_pair_are_each_named(tmp_path):

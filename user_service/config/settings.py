@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from notification_common.django_settings import service_settings
 from notification_common.env import env_int, env_rate, env_str
 from notification_common.keys import read_key
+from notification_common.unsubscribe import unsubscribe_common_settings
 
 _shared = service_settings(
     service="user_service",
@@ -52,6 +53,8 @@ _ACCESS_TOKEN_LIFETIME = timedelta(minutes=env_int("JWT_ACCESS_TOKEN_MINUTES", 1
 # A deactivated user stays on the deactivated-user list as long as a token issued before
 # could still be valid (notification_common/user_denylist.py).
 _shared["NOTIFICATION_COMMON"]["USER_DENYLIST_SECONDS"] = int(_ACCESS_TOKEN_LIFETIME.total_seconds()) + 60
+# Verifies the one-click unsubscribe links the email service signs (UNSUBSCRIBE_SECRET).
+_shared["NOTIFICATION_COMMON"].update(unsubscribe_common_settings())
 SIMPLE_JWT = _shared["SIMPLE_JWT"]
 SIMPLE_JWT.update(
     {

@@ -88,6 +88,10 @@ class Preferences(models.Model):
     # window {"start": "22:00", "end": "07:00"} (local time in `timezone`, IANA) to its end.
     timezone = models.CharField(max_length=64, default="UTC")
     quiet_hours = models.JSONField(null=True, blank=True)
+    # Per-category, per-channel switches: {"marketing": {"email": false}}. A category or channel
+    # not named here is on; the gateway ignores switches of required categories (docs/api.md,
+    # "Categories and unsubscribe"). Categories belong to the template service: named by slug.
+    categories = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -47,11 +47,63 @@ class QuietHoursSerializer(serializers.Serializer):
         return attrs
 
 
+CATEGORY_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,48}[a-z0-9])?$")
+MAX_CATEGORY_SWITCHES = 50
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"email": {"type": "boolean"}, "push": {"type": "boolean"}},
+            "additionalProperties": False,
+            "minProperties": 1,
+        },
+        "maxProperties": 50,
+        "example": {"marketing": {"email": False}},
+    }
+)
+class CategorySwitchesField(serializers.Field):
+    """``{"<category slug>": {"email": bool, "push": bool}}``: each error names its key."""
+
+    default_error_messages = {"not_object": "Expected an object mapping category slugs to channel switches."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        if len(data) > MAX_CATEGORY_SWITCHES:
+            raise serializers.ValidationError(f"At most {MAX_CATEGORY_SWITCHES} categories.")
+        errors: dict = {}
+        clean: dict = {}
+        for slug, switches in data.items():
+            if not isinstance(slug, str) or not CATEGORY_SLUG.match(slug):
+                errors[str(slug)] = ["Not a category slug (lowercase letters, digits, '-' and '_')."]
+            elif not isinstance(switches, dict) or not switches:
+                errors[slug] = ['Expected an object of channel switches, e.g. {"email": false}.']
+            elif unknown := sorted(set(switches) - {"email", "push"}):
+                errors[slug] = [f"Unknown channels: {unknown}; use email and push."]
+            elif bad := sorted(channel for channel, on in switches.items() if not isinstance(on, bool)):
+                errors[slug] = {channel: ["Must be true or false."] for channel in bad}
+            else:
+                clean[slug] = dict(switches)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return clean
+
+    def to_representation(self, value):
+        return value
+
+
 class PreferencesSerializer(serializers.Serializer):
     email = serializers.BooleanField(required=False)
     push = serializers.BooleanField(required=False)
     timezone = serializers.CharField(required=False, max_length=64, help_text="IANA name, e.g. Europe/Lisbon.")
     quiet_hours = QuietHoursSerializer(required=False, allow_null=True, help_text="null turns them off.")
+    categories = CategorySwitchesField(
+        required=False,
+        help_text='Per-category channel switches, e.g. {"marketing": {"email": false}}; merged into the stored ones.',
+    )
 
     def validate_timezone(self, value):
         if value not in _iana_zones():
@@ -76,6 +128,7 @@ class UserPreferencesOutputSerializer(serializers.Serializer):
     push = serializers.BooleanField()
     timezone = serializers.CharField()
     quiet_hours = QuietHoursSerializer(allow_null=True)
+    categories = serializers.DictField(child=serializers.DictField(child=serializers.BooleanField()))
 
 
 class UserOutputSerializer(serializers.Serializer):
@@ -93,7 +146,13 @@ class UserOutputSerializer(serializers.Serializer):
             prefs = user.preferences
         except ObjectDoesNotExist:  # users made outside user_create (createsuperuser) get the defaults
             prefs = Preferences()
-        return {"email": prefs.email, "push": prefs.push, "timezone": prefs.timezone, "quiet_hours": prefs.quiet_hours}
+        return {
+            "email": prefs.email,
+            "push": prefs.push,
+            "timezone": prefs.timezone,
+            "quiet_hours": prefs.quiet_hours,
+            "categories": prefs.categories or {},
+        }
 
     @extend_schema_field(DeviceOutputSerializer(many=True))
     def get_devices(self, user: User) -> list[dict]:

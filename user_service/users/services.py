@@ -81,11 +81,43 @@ def user_update(*, user: User, name: str | None = None, preferences: dict | None
     if preferences:
         prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
         for channel, enabled in preferences.items():
-            setattr(prefs, channel, enabled)
+            if channel == "categories":
+                # Merged switch by switch: {"marketing": {"email": false}} leaves the rest alone.
+                prefs.categories = _category_switches_merge(prefs.categories, enabled)
+            else:
+                setattr(prefs, channel, enabled)
         prefs.save()
         user.preferences = prefs
         user_snapshot_forget(user.id)
     return user
+
+
+def _category_switches_merge(current: dict | None, changes: dict) -> dict:
+    merged = {category: dict(switches) for category, switches in (current or {}).items()}
+    for category, switches in changes.items():
+        merged.setdefault(category, {}).update(switches)
+    return merged
+
+
+@transaction.atomic
+def preferences_category_unsubscribe(*, user_id, category: str, channel: str) -> bool:
+    """Turn ``category``'s ``channel`` off for the user (one-click unsubscribe); idempotent.
+
+    Returns False when the user does not exist (a token for a deleted user).
+    """
+    try:
+        user = User.objects.filter(id=uuid.UUID(str(user_id))).first()
+    except ValueError:
+        user = None
+    if user is None:
+        return False
+    prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
+    if (prefs.categories or {}).get(category, {}).get(channel) is not False:
+        prefs.categories = _category_switches_merge(prefs.categories, {category: {channel: False}})
+        prefs.save(update_fields=["categories", "updated_at"])
+    # After commit: the gateway must not re-cache the old copy in between.
+    transaction.on_commit(lambda: user_snapshot_forget(user.id))
+    return True
 
 
 def user_password_change(*, user: User, current_password: str, new_password: str) -> User:

@@ -5,6 +5,7 @@ from django.urls import path
 
 from users import apis, managed_apis
 from users.status_feed import StatusEventFeedApi
+from users.unsubscribe_apis import UnsubscribeApi
 
 urlpatterns = [
     path("users/", apis.UsersApi.as_view(), name="users"),
@@ -31,6 +32,7 @@ urlpatterns = [
     path("users/<uuid:user_id>/notifications/", apis.UserNotificationsApi.as_view(), name="user-notifications"),
     path("users/<uuid:user_id>/deactivate/", apis.UserDeactivateApi.as_view(), name="user-deactivate"),
     path("users/<uuid:user_id>/reactivate/", apis.UserReactivateApi.as_view(), name="user-reactivate"),
+    path("unsubscribe/<str:token>/", UnsubscribeApi.as_view(), name="unsubscribe"),
     path("devices/deactivate/", apis.DeviceDeactivateApi.as_view(), name="device-deactivate"),
     path("email/status/", apis.EmailStatusReportApi.as_view(), name="email-status"),
     path("push/status/", apis.PushStatusReportApi.as_view(), name="push-status"),

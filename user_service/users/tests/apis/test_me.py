@@ -53,7 +53,13 @@ def test_patch_me_changes_the_name(as_user, user):
 def test_patch_me_changes_one_preference_and_keeps_the_other(as_user, user):
     body = assert_envelope(as_user(user).patch(ME, {"preferences": {"push": False}}, format="json"), status=200)
 
-    assert body["data"]["preferences"] == {"email": True, "push": False, "timezone": "UTC", "quiet_hours": None}
+    assert body["data"]["preferences"] == {
+        "email": True,
+        "push": False,
+        "timezone": "UTC",
+        "quiet_hours": None,
+        "categories": {},
+    }
 
 
 def test_patch_me_with_blank_name_is_named_in_a_400(as_user, user):

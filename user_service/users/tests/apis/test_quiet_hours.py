@@ -27,6 +27,7 @@ def test_patch_me_sets_timezone_and_quiet_hours_and_the_gateway_sees_them(as_use
         "push": True,
         "timezone": "America/Sao_Paulo",
         "quiet_hours": {"start": "22:00", "end": "07:00"},
+        "categories": {},
     }
     api_client.credentials(HTTP_X_API_KEY=internal_key)
     seen = assert_envelope(api_client.get(f"/api/v1/users/{user.id}/"), status=200)

@@ -24,7 +24,13 @@ def test_registration_answers_201_with_the_user_and_default_preferences(api_clie
     data = body["data"]
     assert set(data) == {"id", "name", "email", "is_active", "preferences", "devices", "created_at"}
     assert data["email"] == "ada@example.com"
-    assert data["preferences"] == {"email": True, "push": True, "timezone": "UTC", "quiet_hours": None}
+    assert data["preferences"] == {
+        "email": True,
+        "push": True,
+        "timezone": "UTC",
+        "quiet_hours": None,
+        "categories": {},
+    }
     assert data["devices"] == []
     assert data["is_active"] is True
 
@@ -42,7 +48,7 @@ def test_registration_keeps_independent_preferences(api_client):
     response = api_client.post(URL, registration(preferences={"email": False, "push": True}), format="json")
 
     preferences = assert_envelope(response, status=201)["data"]["preferences"]
-    assert preferences == {"email": False, "push": True, "timezone": "UTC", "quiet_hours": None}
+    assert preferences == {"email": False, "push": True, "timezone": "UTC", "quiet_hours": None, "categories": {}}
 
 
 def test_registration_with_push_token_creates_an_active_device(api_client):
