@@ -29,8 +29,6 @@ urlpatterns = [
         name="dead-letter-replay",
     ),
     path("admin/outbox/parked/", outbox_apis.OutboxParkedListApi.as_view(), name="outbox-parked"),
-    path(
-        "admin/outbox/<str:notification_id>/replay/", outbox_apis.OutboxReplayApi.as_view(), name="outbox-replay"
-    ),
+    path("admin/outbox/<str:notification_id>/replay/", outbox_apis.OutboxReplayApi.as_view(), name="outbox-replay"),
     path("admin/audit/", apis.AuditListApi.as_view(), name="audit"),
 ]
