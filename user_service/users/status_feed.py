@@ -39,7 +39,7 @@ def status_events_final_after(
     )
 
 
-class StatusEventOutputSerializer(serializers.Serializer):
+class StatusFeedEventOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField(help_text="Cursor part: pass it back as after_id.")
     notification_id = serializers.UUIDField()
     channel = serializers.CharField()
@@ -63,11 +63,11 @@ class StatusEventFeedApi(APIView):
     @extend_schema(
         summary="Final delivery statuses after a cursor (internal)",
         parameters=[StatusEventFeedFilterSerializer],
-        responses=StatusEventOutputSerializer(many=True),
+        responses=StatusFeedEventOutputSerializer(many=True),
         extensions={UNPAGINATED: True},  # a cursor feed: no page meta
     )
     def get(self, request):
         filters = self.StatusEventFeedFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         events = status_events_final_after(**filters.validated_data)
-        return ok(StatusEventOutputSerializer(events, many=True).data)
+        return ok(StatusFeedEventOutputSerializer(events, many=True).data)
