@@ -12,6 +12,7 @@ OPERATIONS_PAGES = (
     ("Users", "platform_users"),
     ("Templates", "platform_templates"),
     ("Parked outbox messages", "platform_outbox"),
+    ("Message log", "platform_message_log"),
 )
 
 
@@ -48,7 +49,7 @@ class PlatformAdminSite(admin.AdminSite):
         return response
 
     def get_urls(self):
-        from platform_admin import admin_views, outbox_admin_views
+        from platform_admin import admin_views, message_log_views, outbox_admin_views
 
         pages = [
             path("operations/dashboard/", admin_views.dashboard_view, name="platform_dashboard"),
@@ -58,6 +59,12 @@ class PlatformAdminSite(admin.AdminSite):
             path("operations/templates/new/", admin_views.template_create_view, name="platform_template_create"),
             path("operations/templates/<str:code>/", admin_views.template_detail_view, name="platform_template_detail"),
             path("operations/outbox/", outbox_admin_views.outbox_parked_view, name="platform_outbox"),
+            path("operations/messages/", message_log_views.message_log_view, name="platform_message_log"),
+            path(
+                "operations/messages/<uuid:notification_id>/",
+                message_log_views.message_timeline_view,
+                name="platform_message_timeline",
+            ),
         ]
         # admin_view(): staff only; anyone else is sent to the login page.
         wrapped = [path(str(p.pattern), self.admin_view(p.callback), name=p.name) for p in pages]
