@@ -165,6 +165,14 @@ class NotificationStatusEvent(models.Model):
             # A repeated report (same status at the same time) is recorded once.
             models.UniqueConstraint(fields=["log", "status", "timestamp"], name="users_nevent_dedupe_unique"),
         ]
+        indexes = [
+            # The final-status feed (users/status_feed.py) reads after a (received_at, id) cursor.
+            models.Index(
+                fields=["received_at", "id"],
+                condition=models.Q(status__in=DeliveryStatus.FINAL),
+                name="users_nevent_final_feed_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} at {self.timestamp.isoformat()}"

@@ -31,7 +31,9 @@ def status_events_final_after(
     settled = ExpressionWrapper(Now() - timedelta(seconds=settle_seconds), output_field=DateTimeField())
     events = NotificationStatusEvent.objects.filter(status__in=DeliveryStatus.FINAL, received_at__lt=settled)
     if after is not None:
-        events = events.filter(Q(received_at__gt=after) | Q(received_at=after, id__gt=after_id))
+        # (received_at, id) > (after, after_id), spelled so the range on received_at uses the
+        # feed's partial index (users_nevent_final_feed_idx).
+        events = events.filter(Q(received_at__gt=after) | Q(id__gt=after_id), received_at__gte=after)
     return (
         events.annotate(notification_id=F("log__notification_id"), channel=F("log__channel"))
         .order_by("received_at", "id")
