@@ -211,3 +211,19 @@ def test_an_event_for_a_notification_this_gateway_does_not_know_is_ignored(endpo
     stranger = NotificationRequestFactory.build(sender=SENDER, id=uuid.uuid4())
 
     assert webhook_deliveries_create(events=[final_event(stranger)]) == 0
+
+
+def test_a_delivery_in_flight_is_leased_and_due_again_if_its_dispatcher_dies(owed, settings):
+    from webhooks.services import _claim_due
+
+    settings.WEBHOOK_TIMEOUT_SECONDS = 5
+    settings.WEBHOOK_LEASE_MARGIN_SECONDS = 30
+    delivery, _ = owed
+    now = datetime.now(UTC)
+
+    # given one dispatcher took it and died before recording an outcome
+    assert [row.id for row in _claim_due(now=now, limit=10)] == [delivery.id]
+
+    # then another dispatcher leaves it alone during the lease, and takes it after
+    assert _claim_due(now=now + timedelta(seconds=30), limit=10) == []
+    assert [row.id for row in _claim_due(now=now + timedelta(seconds=36), limit=10)] == [delivery.id]
