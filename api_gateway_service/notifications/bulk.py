@@ -22,7 +22,7 @@ from django.utils import timezone
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError
 from notification_common.rabbitmq import PublishError, get_publisher
-from notifications.clients import user_get, users_get_many
+from notifications.clients import template_facts_get, user_get, users_get_many
 from notifications.constants import ROUTING_KEYS, TRACE_ID_HEADER, GatewayErrorCode, NotificationStatus
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.senders import Sender
@@ -57,6 +57,7 @@ class _Candidate:
     fields: dict
     request_hash: str
     recipient: dict | None = None
+    category: str | None = None  # the template's, carried in the queue message
     deferred_to: datetime | None = None  # the end of the user's quiet hours, when it falls inside
     results_like: list[int] = field(default_factory=list)  # later items repeating this request_id
 
@@ -160,13 +161,16 @@ def notification_accept_bulk(
             user = users[user_id]
             if isinstance(user, ApplicationError):
                 raise user
+            # Cached per code in Redis: a bulk of one template costs one lookup at most.
+            template = template_facts_get(template_code=candidate.fields["template_code"])
+            candidate.category = template.category
             try:
-                candidate.recipient = notification_recipient(user=user, notification_type=kind)
+                candidate.recipient = notification_recipient(user=user, notification_type=kind, template=template)
             except ApplicationError as refusal:
                 if refusal.code not in _REFUSALS_WORTH_A_FRESH_LOOK:
                     raise
                 candidate.recipient = notification_recipient(
-                    user=user_get(user_id=user_id, fresh=True), notification_type=kind
+                    user=user_get(user_id=user_id, fresh=True), notification_type=kind, template=template
                 )
         except ApplicationError as refusal:
             results[candidate.index] = _refused(candidate.index, refusal)
@@ -204,7 +208,7 @@ def _store(*, sender: Sender, candidates: list[_Candidate], trace_id: str) -> li
                 [_notification_of(sender, c, trace_id) for c in candidates]
             )
             outboxes = OutboxMessage.objects.bulk_create(
-                [_outbox_of(n, c.recipient) for n, c in zip(notifications, candidates, strict=True)]
+                [_outbox_of(n, c.recipient, c.category) for n, c in zip(notifications, candidates, strict=True)]
             )
             due = [o for o in outboxes if o.due_at is None]
             if due:
@@ -243,11 +247,11 @@ def _notification_of(sender: Sender, candidate: _Candidate, trace_id: str) -> No
     )
 
 
-def _outbox_of(notification: NotificationRequest, recipient: dict) -> OutboxMessage:
+def _outbox_of(notification: NotificationRequest, recipient: dict, category: str | None = None) -> OutboxMessage:
     return OutboxMessage(
         notification=notification,
         routing_key=ROUTING_KEYS[notification.notification_type],
-        body=notification_message(notification=notification, recipient=recipient),
+        body=notification_message(notification=notification, recipient=recipient, category=category),
         headers={TRACE_ID_HEADER: notification.trace_id},
         priority=notification.priority,
         due_at=notification.send_at,

@@ -2,13 +2,15 @@
 
 Users are cached in Redis for ``USER_CACHE_SECONDS``: a burst of sends to one user costs
 one call. Whether a template may be triggered by user tokens is cached for
-``TEMPLATE_CACHE_SECONDS`` (only user-token sends ask). A failing cache only makes the call
+``TEMPLATE_CACHE_SECONDS``: every send needs its category, user-token sends whether they
+may trigger it (one cached "template facts" lookup). A failing cache only makes the call
 slower, never the request fail.
 """
 
 import json
 import logging
 import random
+from dataclasses import asdict, dataclass
 from urllib.parse import quote
 
 import redis
@@ -100,11 +102,22 @@ def notification_status_get(*, notification_id: str) -> dict | None:
     return data
 
 
-_TEMPLATE_KEY = "gateway:template-triggerable:v1:{code}"
+_TEMPLATE_KEY = "gateway:template-facts:v1:{code}"
 
 
-def template_user_triggerable(*, template_code: str) -> bool:
-    """Whether user tokens may trigger ``template_code`` (False for an unknown template)."""
+@dataclass(frozen=True)
+class TemplateFacts:
+    """What the gateway needs of a template: who may trigger it and its category."""
+
+    exists: bool
+    user_triggerable: bool = False
+    category: str | None = None  # None: unknown template (the worker dead-letters it)
+    category_required: bool = False
+
+
+def template_facts_get(*, template_code: str) -> TemplateFacts:
+    """The facts of ``template_code`` from the template service, cached in Redis for
+    ``TEMPLATE_CACHE_SECONDS`` (one lookup serves the user-token check and the category)."""
     key = _TEMPLATE_KEY.format(code=template_code)
     try:
         cached = get_redis().get(key)
@@ -112,10 +125,10 @@ def template_user_triggerable(*, template_code: str) -> bool:
         cached = None
         logger.warning("template cache unavailable; asking the template service")
     if cached is not None:
-        return cached == b"1"
+        return TemplateFacts(**json.loads(cached))
     response = template_client().get(f"/api/v1/templates/{quote(template_code, safe='')}/")
     if response.status_code == 404:
-        triggerable = False
+        facts = TemplateFacts(exists=False)
     else:
         data = envelope_data(response) if response.status_code == 200 else None
         if not isinstance(data, dict):
@@ -123,9 +136,20 @@ def template_user_triggerable(*, template_code: str) -> bool:
             raise DependencyUnavailable(
                 "template_service", f"template_service answered {response.status_code}; try again later."
             )
-        triggerable = data.get("user_triggerable") is True
+        category = data.get("category")
+        facts = TemplateFacts(
+            exists=True,
+            user_triggerable=data.get("user_triggerable") is True,
+            category=category if isinstance(category, str) and category else None,
+            category_required=data.get("category_required") is True,
+        )
     try:
-        get_redis().set(key, "1" if triggerable else "0", ex=settings.TEMPLATE_CACHE_SECONDS)
+        get_redis().set(key, json.dumps(asdict(facts)), ex=settings.TEMPLATE_CACHE_SECONDS)
     except redis.RedisError:
         logger.warning("template cache unavailable; answer not cached")
-    return triggerable
+    return facts
+
+
+def template_user_triggerable(*, template_code: str) -> bool:
+    """Whether user tokens may trigger ``template_code`` (False for an unknown template)."""
+    return template_facts_get(template_code=template_code).user_triggerable

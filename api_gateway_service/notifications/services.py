@@ -23,7 +23,7 @@ from notification_common import ratelimit
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError, DependencyUnavailable, NotFound
 from notification_common.rabbitmq import PublishError, PublishRejected, get_publisher
-from notifications.clients import notification_status_get, template_user_triggerable, user_get
+from notifications.clients import TemplateFacts, notification_status_get, template_facts_get, user_get
 from notifications.constants import (
     MESSAGE_SCHEMA_VERSION,
     RATE_LIMIT_KEY_PREFIX,
@@ -141,8 +141,12 @@ def _duplicate_of(existing: NotificationRequest, request_hash: str) -> AcceptedN
     return AcceptedNotification(notification=existing, duplicate=True)
 
 
-def notification_recipient(*, user: dict, notification_type: str) -> dict:
-    """The recipient snapshot the worker delivers to; refuses users who cannot receive it."""
+def notification_recipient(*, user: dict, notification_type: str, template: TemplateFacts | None = None) -> dict:
+    """The recipient snapshot the worker delivers to; refuses users who cannot receive it.
+
+    With ``template``, the user's switch for its category counts too, unless the category is
+    required (security notices reach everyone).
+    """
     user_id = user.get("id")
     if not user.get("is_active", False):
         raise ApplicationError(GatewayErrorCode.USER_INACTIVE, f"User {user_id} is inactive.", 422)
@@ -154,6 +158,16 @@ def notification_recipient(*, user: dict, notification_type: str) -> dict:
             422,
             data={"notification_type": notification_type},
         )
+    category = template.category if template is not None else None
+    if category and not template.category_required:
+        switches = (preferences.get("categories") or {}).get(category) or {}
+        if switches.get(notification_type) is False:
+            raise ApplicationError(
+                GatewayErrorCode.PREFERENCE_DISABLED,
+                f"User {user_id} has turned {category} {notification_type} notifications off.",
+                422,
+                data={"notification_type": notification_type, "category": category},
+            )
     name = user.get("name") or ""
     if notification_type == NotificationType.EMAIL:
         return {"email": user.get("email") or "", "name": name}
@@ -195,7 +209,7 @@ def notification_sender_authorize(
         )
     cache = {} if triggerable is None else triggerable
     if template_code not in cache:
-        cache[template_code] = template_user_triggerable(template_code=template_code)
+        cache[template_code] = template_facts_get(template_code=template_code).user_triggerable
     if not cache[template_code]:
         # Open registration must not turn the platform into a relay of our branded emails.
         raise ApplicationError(
@@ -252,16 +266,17 @@ def notification_accept(
     if send_at is not None:
         send_at_validate(send_at=send_at, now=now)
 
+    template = template_facts_get(template_code=template_code)
     user = user_get(user_id=user_id)
     try:
-        recipient = notification_recipient(user=user, notification_type=notification_type)
+        recipient = notification_recipient(user=user, notification_type=notification_type, template=template)
     except ApplicationError as refusal:
         if refusal.code not in _REFUSALS_WORTH_A_FRESH_LOOK:
             raise
         # The cached copy may predate a device added or a preference turned on a moment ago:
         # refuse only on what the user service says now.
         user = user_get(user_id=user_id, fresh=True)
-        recipient = notification_recipient(user=user, notification_type=notification_type)
+        recipient = notification_recipient(user=user, notification_type=notification_type, template=template)
     deferred_to = notification_quiet_hours_deferral(
         user=user, priority=priority, send_at=send_at, bypass_quiet_hours=bypass_quiet_hours, now=now
     )
@@ -284,6 +299,7 @@ def notification_accept(
             send_at=send_at,
             quiet_hours_deferred=quiet_hours_deferred,
             recipient=recipient,
+            category=template.category,
         )
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as its duplicate.
@@ -296,9 +312,13 @@ def notification_accept(
     return AcceptedNotification(notification=notification, duplicate=False)
 
 
-def notification_message(*, notification: NotificationRequest, recipient: dict) -> dict:
-    """The queue message, schema 1 (docs/architecture.md, "Queue message")."""
-    return {
+def notification_message(*, notification: NotificationRequest, recipient: dict, category: str | None = None) -> dict:
+    """The queue message, schema 1 (docs/architecture.md, "Queue message").
+
+    ``category`` (the template's, when known) lets the email worker add List-Unsubscribe
+    without a lookup of its own; absent for an unknown template.
+    """
+    message = {
         "schema": MESSAGE_SCHEMA_VERSION,
         "notification_id": str(notification.id),
         "notification_type": notification.notification_type,
@@ -313,6 +333,9 @@ def notification_message(*, notification: NotificationRequest, recipient: dict) 
         "recipient": recipient,
         "created_at": notification.created_at.isoformat(),
     }
+    if category:
+        message["category"] = category
+    return message
 
 
 def quiet_hours_bypass_authorize(*, sender: Sender, bypass_quiet_hours: bool) -> None:
@@ -356,14 +379,16 @@ def send_at_validate(*, send_at: datetime, now: datetime | None = None) -> None:
 
 
 @transaction.atomic
-def _notification_store(*, recipient: dict, send_at: datetime | None = None, **fields) -> NotificationRequest:
+def _notification_store(
+    *, recipient: dict, send_at: datetime | None = None, category: str | None = None, **fields
+) -> NotificationRequest:
     if send_at is not None:
         fields["status"] = NotificationStatus.SCHEDULED
     notification = NotificationRequest.objects.create(send_at=send_at, **fields)
     outbox = OutboxMessage.objects.create(
         notification=notification,
         routing_key=ROUTING_KEYS[notification.notification_type],
-        body=notification_message(notification=notification, recipient=recipient),
+        body=notification_message(notification=notification, recipient=recipient, category=category),
         headers={TRACE_ID_HEADER: notification.trace_id},
         priority=notification.priority,
         due_at=send_at,

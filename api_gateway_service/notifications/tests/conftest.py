@@ -42,6 +42,7 @@ class UserServiceStub:
         email_enabled=True,
         push_enabled=True,
         devices=None,
+        categories=None,
     ) -> str:
         user_id = str(user_id or uuid.uuid4())
         devices = [{"token": "tok-1", "active": True}] if devices is None else devices
@@ -50,7 +51,7 @@ class UserServiceStub:
             "name": name,
             "email": email,
             "is_active": is_active,
-            "preferences": {"email": email_enabled, "push": push_enabled},
+            "preferences": {"email": email_enabled, "push": push_enabled, "categories": categories or {}},
             "devices": [
                 {
                     "id": str(uuid.uuid4()),
@@ -82,10 +83,20 @@ class UserServiceStub:
     def user_lookups(self, user_id) -> list[dict]:
         return self.server.requests_to("GET", self.user_path(user_id))
 
-    def add_template(self, code: str, *, user_triggerable: bool) -> None:
+    def add_template(
+        self, code: str, *, user_triggerable: bool, category: str = "transactional", category_required: bool = True
+    ) -> None:
         """The template service's answer for ``code`` (the same loopback stub serves both)."""
         self.server.reply(
-            "GET", f"/api/v1/templates/{code}/", 200, {"code": code, "user_triggerable": user_triggerable}
+            "GET",
+            f"/api/v1/templates/{code}/",
+            200,
+            {
+                "code": code,
+                "user_triggerable": user_triggerable,
+                "category": category,
+                "category_required": category_required,
+            },
         )
 
 

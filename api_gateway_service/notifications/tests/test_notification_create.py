@@ -39,6 +39,7 @@ def test_email_notification_lands_in_email_queue_with_the_documented_message(
         "trace_id": "trace-1",
         "recipient": {"email": "ada@example.com", "name": "Ada"},
         "created_at": data["created_at"].replace("Z", "+00:00"),
+        "category": "transactional",
     }
     assert properties.message_id == data["notification_id"]
     assert properties.headers == {"x-request-id": "trace-1"}

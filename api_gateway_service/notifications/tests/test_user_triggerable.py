@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _no_cached_template_answers():
     def clear():
-        for key in get_redis().scan_iter(match="gateway:template-triggerable:*"):
+        for key in get_redis().scan_iter(match="gateway:template-*"):
             get_redis().delete(key)
 
     clear()
@@ -53,14 +53,15 @@ def test_a_user_token_can_send_a_user_triggerable_template_to_itself(send, user_
     assert_envelope(response, status=202)
 
 
-def test_an_api_key_sends_any_template_without_asking_the_template_service(send, user_service, stub_server):
+def test_an_api_key_sends_a_template_that_is_not_user_triggerable(send, user_service, stub_server):
     user_id = user_service.add_user()
     user_service.add_template("password_reset", user_triggerable=False)
 
     response = send(notification_body(user_id, template_code="password_reset"))
 
     assert_envelope(response, status=202)
-    assert stub_server.requests_to("GET", "/api/v1/templates/password_reset/") == []
+    # Asked once all the same: the category decides the user's switches (then cached).
+    assert len(stub_server.requests_to("GET", "/api/v1/templates/password_reset/")) == 1
 
 
 def test_the_answer_is_cached(send, user_service, user_token, stub_server):
