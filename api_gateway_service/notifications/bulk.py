@@ -58,6 +58,7 @@ class _Candidate:
     request_hash: str
     recipient: dict | None = None
     category: str | None = None  # the template's, carried in the queue message
+    category_required: bool = False
     deferred_to: datetime | None = None  # the end of the user's quiet hours, when it falls inside
     results_like: list[int] = field(default_factory=list)  # later items repeating this request_id
 
@@ -163,7 +164,7 @@ def notification_accept_bulk(
                 raise user
             # Cached per code in Redis: a bulk of one template costs one lookup at most.
             template = template_facts_get(template_code=candidate.fields["template_code"])
-            candidate.category = template.category
+            candidate.category, candidate.category_required = template.category, template.category_required
             try:
                 candidate.recipient = notification_recipient(user=user, notification_type=kind, template=template)
             except ApplicationError as refusal:
@@ -208,7 +209,7 @@ def _store(*, sender: Sender, candidates: list[_Candidate], trace_id: str) -> li
                 [_notification_of(sender, c, trace_id) for c in candidates]
             )
             outboxes = OutboxMessage.objects.bulk_create(
-                [_outbox_of(n, c.recipient, c.category) for n, c in zip(notifications, candidates, strict=True)]
+                [_outbox_of(n, c) for n, c in zip(notifications, candidates, strict=True)]
             )
             due = [o for o in outboxes if o.due_at is None]
             if due:
@@ -247,11 +248,16 @@ def _notification_of(sender: Sender, candidate: _Candidate, trace_id: str) -> No
     )
 
 
-def _outbox_of(notification: NotificationRequest, recipient: dict, category: str | None = None) -> OutboxMessage:
+def _outbox_of(notification: NotificationRequest, candidate: _Candidate) -> OutboxMessage:
     return OutboxMessage(
         notification=notification,
         routing_key=ROUTING_KEYS[notification.notification_type],
-        body=notification_message(notification=notification, recipient=recipient, category=category),
+        body=notification_message(
+            notification=notification,
+            recipient=candidate.recipient,
+            category=candidate.category,
+            category_required=candidate.category_required,
+        ),
         headers={TRACE_ID_HEADER: notification.trace_id},
         priority=notification.priority,
         due_at=notification.send_at,

@@ -300,6 +300,7 @@ def notification_accept(
             quiet_hours_deferred=quiet_hours_deferred,
             recipient=recipient,
             category=template.category,
+            category_required=template.category_required,
         )
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as its duplicate.
@@ -312,11 +313,14 @@ def notification_accept(
     return AcceptedNotification(notification=notification, duplicate=False)
 
 
-def notification_message(*, notification: NotificationRequest, recipient: dict, category: str | None = None) -> dict:
+def notification_message(
+    *, notification: NotificationRequest, recipient: dict, category: str | None = None, category_required: bool = False
+) -> dict:
     """The queue message, schema 1 (docs/architecture.md, "Queue message").
 
-    ``category`` (the template's, when known) lets the email worker add List-Unsubscribe
-    without a lookup of its own; absent for an unknown template.
+    ``category`` and ``category_required`` (the template's, when known) let the email worker
+    add List-Unsubscribe to non-required categories without a lookup of its own; both are
+    absent for an unknown template.
     """
     message = {
         "schema": MESSAGE_SCHEMA_VERSION,
@@ -335,6 +339,7 @@ def notification_message(*, notification: NotificationRequest, recipient: dict, 
     }
     if category:
         message["category"] = category
+        message["category_required"] = category_required
     return message
 
 
@@ -380,7 +385,12 @@ def send_at_validate(*, send_at: datetime, now: datetime | None = None) -> None:
 
 @transaction.atomic
 def _notification_store(
-    *, recipient: dict, send_at: datetime | None = None, category: str | None = None, **fields
+    *,
+    recipient: dict,
+    send_at: datetime | None = None,
+    category: str | None = None,
+    category_required: bool = False,
+    **fields,
 ) -> NotificationRequest:
     if send_at is not None:
         fields["status"] = NotificationStatus.SCHEDULED
@@ -388,7 +398,9 @@ def _notification_store(
     outbox = OutboxMessage.objects.create(
         notification=notification,
         routing_key=ROUTING_KEYS[notification.notification_type],
-        body=notification_message(notification=notification, recipient=recipient, category=category),
+        body=notification_message(
+            notification=notification, recipient=recipient, category=category, category_required=category_required
+        ),
         headers={TRACE_ID_HEADER: notification.trace_id},
         priority=notification.priority,
         due_at=send_at,

@@ -59,7 +59,7 @@ def test_the_queue_message_carries_the_templates_category(send, user_service):
     data = assert_envelope(send(notification_body(user_id, template_code="newsletter")), status=202)["data"]
 
     outbox = OutboxMessage.objects.get(notification_id=data["notification_id"])
-    assert outbox.body["category"] == "marketing"
+    assert (outbox.body["category"], outbox.body["category_required"]) == ("marketing", False)
 
 
 def test_an_unknown_template_has_no_category_in_the_message(send, user_service):

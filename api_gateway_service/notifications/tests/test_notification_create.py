@@ -40,6 +40,7 @@ def test_email_notification_lands_in_email_queue_with_the_documented_message(
         "recipient": {"email": "ada@example.com", "name": "Ada"},
         "created_at": data["created_at"].replace("Z", "+00:00"),
         "category": "transactional",
+        "category_required": True,
     }
     assert properties.message_id == data["notification_id"]
     assert properties.headers == {"x-request-id": "trace-1"}
