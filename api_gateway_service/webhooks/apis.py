@@ -7,11 +7,16 @@ from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
 
 from notification_common.api_keys import Scope
-from notification_common.authentication import is_api_key
+from notification_common.authentication import IsInternal, is_api_key
 from notification_common.envelope import ok
 from notification_common.pagination import paginate
 from webhooks.constants import WebhookEvent
-from webhooks.selectors import webhook_delivery_list, webhook_get_for_sender, webhook_list
+from webhooks.selectors import (
+    webhook_delivery_list,
+    webhook_delivery_list_for_notification,
+    webhook_get_for_sender,
+    webhook_list,
+)
 from webhooks.services import webhook_create, webhook_delete, webhook_test_send
 from webhooks.url_rules import URL_MAX_LENGTH
 
@@ -125,3 +130,29 @@ class WebhookTestApi(APIView):
             message="Test event queued: the dispatcher sends it shortly.",
             status=202,
         )
+
+
+class WebhookDeliveryByNotificationApi(APIView):
+    """Webhook deliveries of one notification, whichever endpoint (internal: the admin's
+    message-log timeline)."""
+
+    permission_classes = [IsInternal]
+
+    class DeliveryFilterSerializer(serializers.Serializer):
+        notification_id = serializers.UUIDField()
+
+    class NotificationDeliveryOutputSerializer(WebhookDeliveryOutputSerializer):
+        webhook_id = serializers.UUIDField(source="endpoint_id")
+        url = serializers.CharField(source="endpoint.url")
+        sender = serializers.CharField(source="endpoint.sender")
+
+    @extend_schema(
+        operation_id="webhook_delivery_list_by_notification",
+        parameters=[DeliveryFilterSerializer],
+        responses=NotificationDeliveryOutputSerializer(many=True),
+    )
+    def get(self, request):
+        filters = self.DeliveryFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        deliveries = webhook_delivery_list_for_notification(**filters.validated_data)
+        return paginate(deliveries, request, self.NotificationDeliveryOutputSerializer)

@@ -20,3 +20,12 @@ def webhook_get_for_sender(*, webhook_id, sender: str) -> WebhookEndpoint:
 
 def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "id")
+
+
+def webhook_delivery_list_for_notification(*, notification_id) -> QuerySet[WebhookDelivery]:
+    """Every endpoint's delivery of one notification's events (the operators' timeline)."""
+    return (
+        WebhookDelivery.objects.filter(notification_id=notification_id)
+        .select_related("endpoint")
+        .order_by("created_at", "id")
+    )

@@ -25,6 +25,8 @@ AUTH_MATRIX = {
     "DELETE /api/v1/webhooks/{webhook_id}/": set(),
     "GET /api/v1/webhooks/{webhook_id}/deliveries/": set(),
     "POST /api/v1/webhooks/{webhook_id}/test/": set(),
+    # One notification's deliveries across endpoints: the admin's message-log timeline.
+    "GET /api/v1/webhooks/deliveries/": {"internal"},
 }
 
 

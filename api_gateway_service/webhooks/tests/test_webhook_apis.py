@@ -187,3 +187,28 @@ def test_only_sender_keys_manage_webhooks(api_client, internal_key, user_token):
     token = user_token(str(uuid.uuid4()))
     assert api_client.get(WEBHOOKS_URL, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 403
     assert not WebhookEndpoint.objects.exists()
+
+
+def test_internal_keys_find_a_notifications_deliveries_across_endpoints(api_client, internal_key, sender_key):
+    from webhooks.services import webhook_test_send
+
+    endpoint = WebhookEndpoint.objects.create(sender="key:a", url=PUBLIC_URL, events=["delivered"], secret="s")
+    delivery = webhook_test_send(endpoint=endpoint)
+    webhook_test_send(endpoint=endpoint)  # another notification's
+
+    found = api_client.get(
+        f"{WEBHOOKS_URL}deliveries/", {"notification_id": str(delivery.notification_id)}, HTTP_X_API_KEY=internal_key
+    )
+
+    assert found.status_code == 200
+    [row] = found.json()["data"]
+    assert (row["id"], row["webhook_id"], row["url"], row["sender"]) == (
+        str(delivery.id),
+        str(endpoint.id),
+        PUBLIC_URL,
+        "key:a",
+    )
+    bad = api_client.get(f"{WEBHOOKS_URL}deliveries/", {"notification_id": "x"}, HTTP_X_API_KEY=internal_key)
+    assert bad.status_code == 400 and "notification_id" in bad.json()["data"]
+    assert api_client.get(f"{WEBHOOKS_URL}deliveries/", HTTP_X_API_KEY=internal_key).status_code == 400
+    assert api_client.get(f"{WEBHOOKS_URL}deliveries/", HTTP_X_API_KEY=sender_key).status_code == 403
