@@ -10,7 +10,8 @@ post-processed by ``notification_common.schema.postprocess_envelope``. Two kinds
 - ``test_fuzzed_requests_get_no_5xx_and_conforming_responses``: schemathesis generates valid and
   invalid requests for every operation (``SCHEMA_FUZZ_EXAMPLES`` per operation and credential,
   5 by default; ``make fuzz`` runs many more) against the service on a live server with its
-  test database: 0 responses 5xx but the documented 503, 0 responses the schema does not describe.
+  test database, then stateful runs (sequences along the links schemathesis infers: create,
+  then read, change, delete): 0 responses 5xx, 0 responses the schema does not describe.
 
 The fixture ``schema_fuzz_headers`` (a list of header dicts, one run each) gives the credentials
 to fuzz with; a service overrides it (the admin service fuzzes with an admin token).
@@ -286,6 +287,52 @@ def _fuzz_operation(operation, mode, *, base_url: str, headers: dict, examples: 
     return sent, failures
 
 
+def fuzz_stateful(schema: dict, *, base_url: str, headers: dict, examples: int) -> tuple[int, list[str]]:
+    """Sequences of calls along the links schemathesis infers between operations (create, then
+    read, change, delete what was created): the write runs, against the test database."""
+    import schemathesis
+    from hypothesis import HealthCheck, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.core.failures import FailureGroup
+    from schemathesis.generation.stateful import run_state_machine_as_test
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+    calls = 0
+
+    class Scenario(schemathesis.openapi.from_dict(schema).as_state_machine()):
+        def after_call(self, response, case):
+            nonlocal calls
+            calls += 1
+
+        def get_call_kwargs(self, case):
+            return {"base_url": base_url, "headers": headers, "timeout": 30}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=checks, transport_kwargs=kwargs)
+
+    try:
+        run_state_machine_as_test(
+            Scenario,
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=6,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    except (AssertionError, FailureGroup) as failure:
+        return calls, [f"stateful: {str(failure)[:3000]}"]
+    return calls, []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_fuzzed_requests_get_no_5xx_and_conforming_responses(
     live_server, rabbitmq_url, healthy_service, schema_fuzz_headers, other_services
@@ -295,6 +342,9 @@ def test_fuzzed_requests_get_no_5xx_and_conforming_responses(
     total, failures = 0, []
     for headers in schema_fuzz_headers:
         sent, found = fuzz(schema, base_url=live_server.url, headers=headers, examples=examples)
+        total += sent
+        failures += found
+        sent, found = fuzz_stateful(schema, base_url=live_server.url, headers=headers, examples=examples)
         total += sent
         failures += found
     assert total > 0
