@@ -5,6 +5,7 @@ from django.urls import path
 
 from users import apis, managed_apis
 from users.status_feed import StatusEventFeedApi
+from users.status_series import DeliverySeriesApi
 from users.unsubscribe_apis import UnsubscribeApi
 
 urlpatterns = [
@@ -37,6 +38,7 @@ urlpatterns = [
     path("email/status/", apis.EmailStatusReportApi.as_view(), name="email-status"),
     path("push/status/", apis.PushStatusReportApi.as_view(), name="push-status"),
     path("notifications/status-events/", StatusEventFeedApi.as_view(), name="status-events"),
+    path("notifications/delivery-series/", DeliverySeriesApi.as_view(), name="delivery-series"),
     path(
         "notifications/<uuid:notification_id>/status/",
         apis.NotificationStatusApi.as_view(),
