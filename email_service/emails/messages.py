@@ -6,6 +6,7 @@ once and never loops.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -35,6 +36,12 @@ class EmailRequest:
     queue_attempt: int = 1
     # The consumer's last try: a transient failure now ends in failed.queue.
     final_attempt: bool = False
+    # The template's category (from the gateway); a non-required one gets List-Unsubscribe.
+    category: str | None = None
+    category_required: bool = True
+
+
+_CATEGORY_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,48}[a-z0-9])?$")
 
 
 def _invalid(detail: str) -> MalformedMessage:
@@ -113,6 +120,14 @@ def parse_email_request(
     if not isinstance(metadata, dict):
         raise _invalid("metadata must be an object")
 
+    category = body.get("category")
+    if category is not None and (not isinstance(category, str) or not _CATEGORY_RE.match(category)):
+        raise _invalid("category must be a category slug such as 'marketing'")
+    # Absent (older messages): treated as required, so no unsubscribe link is promised.
+    category_required = body.get("category_required", True)
+    if not isinstance(category_required, bool):
+        raise _invalid("category_required must be true or false")
+
     body_trace = body.get("trace_id")
     return EmailRequest(
         notification_id=notification_id,
@@ -126,4 +141,6 @@ def parse_email_request(
         metadata=metadata,
         queue_attempt=queue_attempt,
         final_attempt=final_attempt,
+        category=category,
+        category_required=category_required,
     )

@@ -26,6 +26,7 @@ from emails.constants import NOTIFICATION_ID_HEADER, FailureReason, reason
 from emails.exceptions import DeliveryFailure
 from emails.messages import EmailRequest
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
+from notification_common.unsubscribe import unsubscribe_url
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,15 @@ class _Classified:
     failure: DeliveryFailure
     server_trouble: bool  # counts against the circuit breaker
     drop_connection: bool
+
+
+def unsubscribe_headers(request: EmailRequest) -> dict[str, str]:
+    """RFC 8058 one-click unsubscribe for an email of a category users may opt out of: a
+    signed link to the user service (docs/api.md, "Categories and unsubscribe")."""
+    if not request.category or request.category_required or not request.user_id:
+        return {}
+    url = unsubscribe_url(user_id=request.user_id, category=request.category, channel="email")
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 def message_id_for(notification_id: str, from_email: str) -> str:
@@ -188,6 +198,7 @@ class EmailService:
             headers={
                 NOTIFICATION_ID_HEADER: request.notification_id,
                 "Message-ID": message_id_for(request.notification_id, self.from_email),
+                **unsubscribe_headers(request),
             },
             connection=self.backend,
         )
