@@ -12,6 +12,7 @@ from notification_common.exceptions import ApplicationError
 from platform_admin import clients, services
 from platform_admin.charts import bar_chart
 from platform_admin.dashboard import WINDOWS, dashboard_collect
+from platform_admin.delivery_series import delivery_series_chart
 from platform_admin.forms import TemplateActivateForm, TemplateCreateForm, TemplateVersionForm
 
 DASHBOARD_REFRESH_SECONDS = 10
@@ -64,7 +65,7 @@ def dashboard_view(request):
         "admin/platform_admin/dashboard.html",
         "Dashboard",
         data=data,
-        charts=_dashboard_charts(data),
+        charts=[delivery_series_chart(), *_dashboard_charts(data)],
         refresh_seconds=DASHBOARD_REFRESH_SECONDS,
     )
 

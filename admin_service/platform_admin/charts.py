@@ -54,3 +54,63 @@ def bar_chart(title: str, items: list[tuple[str, float | int | None]], *, unit: 
         title,
         body,
     )
+
+
+SERIES_WIDTH = 600
+SERIES_HEIGHT = 160
+SERIES_MARGIN = 30
+
+
+def time_series_chart(title: str, labels: list[str], series: dict[str, list[int]]) -> SafeString:
+    """One line per named series over the same x labels (oldest first); a legend with totals."""
+    width, height, margin = SERIES_WIDTH, SERIES_HEIGHT, SERIES_MARGIN
+    largest = max((value for values in series.values() for value in values), default=0) or 1
+    steps = max(1, len(labels) - 1)
+
+    def point(index: int, value: int) -> str:
+        x = margin + (width - 2 * margin) * index / steps
+        y = height - margin - (height - 2 * margin) * value / largest
+        return f"{x:.1f},{y:.1f}"
+
+    lines = format_html_join(
+        "",
+        '<polyline points="{}" fill="none" stroke="{}" stroke-width="2" data-series="{}"></polyline>',
+        (
+            (" ".join(point(i, v) for i, v in enumerate(values)), COLORS.get(name, DEFAULT_COLOR), name)
+            for name, values in series.items()
+        ),
+    )
+    legend = format_html_join(
+        "",
+        '<text x="{}" y="14" font-size="12" fill="{}">{}: {}</text>',
+        (
+            (margin + 160 * i, COLORS.get(name, DEFAULT_COLOR), name, sum(values))
+            for i, (name, values) in enumerate(series.items())
+        ),
+    )
+    axis = format_html(
+        '<line x1="{m}" y1="{b}" x2="{r}" y2="{b}" stroke="currentColor"></line>'
+        '<text x="{m}" y="{t}" font-size="11" fill="currentColor">{first}</text>'
+        '<text x="{r}" y="{t}" font-size="11" text-anchor="end" fill="currentColor">{last}</text>'
+        '<text x="4" y="{top}" font-size="11" fill="currentColor">{largest}</text>',
+        m=margin,
+        b=height - margin,
+        r=width - margin,
+        t=height - 10,
+        top=margin,
+        first=labels[0] if labels else "",
+        last=labels[-1] if labels else "",
+        largest=largest,
+    )
+    return format_html(
+        '<figure class="chart time-series"><figcaption>{}</figcaption>'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img" aria-label="{}">'
+        "{}{}{}</svg></figure>",
+        title,
+        width,
+        height,
+        title,
+        legend,
+        axis,
+        lines,
+    )
