@@ -18,6 +18,7 @@ GATEWAY_MESSAGE_LOG_PATH = "/api/v1/message-log/"
 USER_NOTIFICATION_STATUS_PATH = "/api/v1/notifications/{notification_id}/status/"
 EMAIL_DETAIL_PATH = "/api/v1/emails/{notification_id}/"
 PUSH_DETAIL_PATH = "/api/v1/pushes/{notification_id}/"
+WEBHOOK_DELIVERIES_PATH = "/api/v1/webhooks/deliveries/"
 SEARCH_LIMIT = 50
 
 
@@ -43,6 +44,7 @@ class Timeline:
     delivery: dict | None = None
     status: dict | None = None
     dead_letters: list = field(default_factory=list)
+    webhook_deliveries: list = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -76,9 +78,9 @@ def message_log_search(*, query: str) -> SearchResult:
         return SearchResult("error", error=exc.message)
 
 
-def _fetch(timeline: Timeline, service: str, base_url: str, path: str) -> dict | None:
+def _fetch(timeline: Timeline, service: str, base_url: str, path: str, params: dict | None = None):
     try:
-        return clients._result(clients.probe_client(service, base_url).get(path), service).data
+        return clients._result(clients.probe_client(service, base_url).get(path, params=params), service).data
     except ApplicationError as exc:
         if exc.status_code != 404:
             timeline.errors[service] = exc.message
@@ -138,6 +140,7 @@ def message_timeline(*, notification_id: str) -> Timeline:
         events.append(TimelineEvent(letter.received_at.isoformat(), "admin", "dead letter", letter.reason[:200]))
         if letter.replayed_at:
             events.append(TimelineEvent(letter.replayed_at.isoformat(), "admin", f"replayed ({letter.replay_count}x)"))
+    _webhook_events(timeline, notification_id)
     status = _fetch(
         timeline,
         "user_service",
@@ -154,6 +157,28 @@ def message_timeline(*, notification_id: str) -> Timeline:
             )
     events.sort(key=_moment)
     return timeline
+
+
+def _webhook_events(timeline: Timeline, notification_id: str) -> None:
+    """The sender's status webhooks for this notification: each POST with the receiver's answer."""
+    deliveries = _fetch(
+        timeline,
+        "api_gateway_service",
+        settings.GATEWAY_SERVICE_URL,
+        WEBHOOK_DELIVERIES_PATH,
+        params={"notification_id": notification_id, "limit": 100},
+    )
+    for delivery in deliveries or []:
+        timeline.webhook_deliveries.append(delivery)
+        what = f"webhook {delivery.get('event')} to {delivery.get('url', '')}"
+        attempts = delivery.get("history") or []
+        if not attempts:
+            timeline.events.append(
+                TimelineEvent(delivery.get("created_at"), "gateway", what, delivery.get("state", ""))
+            )
+        for attempt in attempts:
+            answer = " ".join(str(x) for x in (attempt.get("status_code"), attempt.get("error")) if x)
+            timeline.events.append(TimelineEvent(attempt.get("at"), "gateway", what, answer))
 
 
 def _moment(event: TimelineEvent) -> datetime:

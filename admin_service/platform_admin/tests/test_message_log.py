@@ -165,3 +165,30 @@ def test_the_pages_need_a_staff_login(client):
     response = client.get(reverse("admin:platform_message_log"))
 
     assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_timeline_shows_each_webhook_post_with_the_receivers_answer(staff_browser, platform, gateway_log):
+    platform.reply(
+        "GET",
+        "/api/v1/webhooks/deliveries/",
+        200,
+        [
+            {
+                "event": "delivered",
+                "url": "https://hooks.example.com/n",
+                "state": "delivered",
+                "created_at": "2026-12-01T10:00:11Z",
+                "history": [
+                    {"at": "2026-12-01T10:00:12+00:00", "status_code": 500, "error": "server error"},
+                    {"at": "2026-12-01T10:00:20+00:00", "status_code": 200, "error": None},
+                ],
+            }
+        ],
+    )
+
+    page = staff_browser.get(reverse("admin:platform_message_timeline", args=[NOTIFICATION_ID])).content.decode()
+
+    assert "webhook delivered to https://hooks.example.com/n" in page
+    assert page.index("500 server error") < page.index("<td>200</td>")
+    (request,) = platform.requests_to("GET", "/api/v1/webhooks/deliveries/")
+    assert f"notification_id={NOTIFICATION_ID}" in request["full_path"]
