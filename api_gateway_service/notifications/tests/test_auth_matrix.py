@@ -18,6 +18,8 @@ AUTH_MATRIX = {
     "POST /api/v1/notifications/bulk/": {"notifications:send", "user_a", "user_b"},
     "POST /api/v1/notifications/{notification_id}/cancel/": {"user_a"},
     "POST /api/v1/outbox/{notification_id}/replay/": {"internal"},
+    # The operators' message log searches every sender's notifications: internal keys only.
+    "GET /api/v1/message-log/": {"internal"},
     # Webhooks belong to the sending key that registered them (others, and unknown ids: 404).
     "GET /api/v1/webhooks/": {"notifications:send"},
     "POST /api/v1/webhooks/": {"notifications:send"},
