@@ -32,6 +32,7 @@ AUTH_MATRIX = {
     "POST /api/v1/users/{user_id}/devices/": OWNER,
     "POST /api/v1/users/{user_id}/reactivate/": {"internal"},
     "GET /api/v1/notifications/status-events/": {"internal"},
+    "GET /api/v1/notifications/delivery-series/": {"internal"},
     "GET /api/v1/users/by-external-id/{external_id}/": {"internal"},
     "PUT /api/v1/users/by-external-id/{external_id}/": {"users:write"},
     "POST /api/v1/users/import/": {"users:write"},
