@@ -188,9 +188,11 @@ def create_template(
     versions: dict[str, dict],
     default_language: str = "en",
     user_triggerable: bool = False,
+    category: str | None = None,
 ) -> dict:
     """Create a template with version 1 in each language of ``versions`` ({language: fields}).
-    ``user_triggerable``: whether user tokens may send it (to themselves) through the gateway."""
+    ``user_triggerable``: whether user tokens may send it (to themselves) through the gateway;
+    ``category``: its category (the template service's default when None)."""
     body = {
         "code": code,
         "channel": channel,
@@ -199,4 +201,6 @@ def create_template(
         "user_triggerable": user_triggerable,
         "versions": [{"language": language, **fields} for language, fields in versions.items()],
     }
+    if category is not None:
+        body["category"] = category
     return data(templates.post("/api/v1/templates/", json=body, headers=headers), 201)

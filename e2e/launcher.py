@@ -353,6 +353,8 @@ def build_env(
     for service in SERVICES:
         env[service.db_env] = _service_database_url(service)
         env[service.url_env] = f"http://127.0.0.1:{ports[service.name]}"
+    # The base of the emails' one-click unsubscribe links: this run's user service.
+    env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ports['users']}"
     env.update(FAST_FAILURE_TUNING if tuning is None else tuning)
     env.update(extra)
     return env
