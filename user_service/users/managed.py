@@ -19,6 +19,7 @@ from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from notification_common.user_snapshots import user_snapshot_forget
 from users.constants import DeviceDeactivationReason, Platform, UserErrorCode
 from users.models import Device, Preferences, User, normalize_email
+from users.services import _category_switches_merge
 
 CREATED, UPDATED, REJECTED = "created", "updated", "rejected"
 
@@ -162,6 +163,9 @@ def _preferences_apply(*, accepted, created_ids: set, now) -> None:
         elif item.preferences:
             changed_rows.append(prefs)
         for name, value in (item.preferences or {}).items():
+            if name == "categories":
+                # Merged as PATCH /users/me/ does: switches not named keep their value.
+                value = _category_switches_merge(prefs.categories, value)
             setattr(prefs, name, value)
         prefs.updated_at = now
     Preferences.objects.bulk_create(new_rows)

@@ -270,3 +270,13 @@ def test_import_refused_without_users_write(api_client, sender_key):
 
     assert_envelope(api_client.post(IMPORT, {"users": [body(external_id="a")]}, format="json"), status=403)
     assert not User.objects.filter(id__in=[uuid.uuid4()]).exists()
+
+
+def test_category_switches_merge_like_patch_me(writer):
+    writer.put(by_external_id("cat"), body(preferences={"categories": {"marketing": {"email": False}}}), format="json")
+
+    data = writer.put(
+        by_external_id("cat"), body(preferences={"categories": {"news": {"push": False}}}), format="json"
+    ).json()["data"]
+
+    assert data["preferences"]["categories"] == {"marketing": {"email": False}, "news": {"push": False}}
