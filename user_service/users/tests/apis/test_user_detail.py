@@ -21,7 +21,13 @@ def test_internal_caller_gets_the_user_with_preferences_and_active_devices(inter
     data = assert_envelope(internal_client.get(url(user.id)), status=200)["data"]
 
     assert data["id"] == str(user.id)
-    assert data["preferences"] == {"email": True, "push": True, "timezone": "UTC", "quiet_hours": None}
+    assert data["preferences"] == {
+        "email": True,
+        "push": True,
+        "timezone": "UTC",
+        "quiet_hours": None,
+        "categories": {},
+    }
     assert [d["id"] for d in data["devices"]] == [str(active.id)]
     assert set(data["devices"][0]) >= {"id", "token", "platform", "name", "active", "last_seen"}
 
