@@ -25,6 +25,13 @@ REQUIRED_FIELDS = {Channel.EMAIL: ("subject", "text_body"), Channel.PUSH: ("titl
 
 # The category every template has unless told otherwise (docs/api.md, "Categories and unsubscribe").
 DEFAULT_CATEGORY = "transactional"
+# Created by migration 0003 and after every migrate (apps.py): (code, name, description, required).
+SEEDED_CATEGORIES = [
+    ("transactional", "Transactional", "Password resets, receipts, account changes: needed to use the product.", True),
+    ("security", "Security", "Sign-in alerts and other security notices.", True),
+    ("product", "Product updates", "News about features and changes to the product.", False),
+    ("marketing", "Marketing", "Offers, newsletters and promotions.", False),
+]
 
 
 class Category(models.Model):
