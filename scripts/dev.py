@@ -54,7 +54,7 @@ def _count(configured: dict, name: str, *, minimum: int) -> int | None:
     raw = str(configured.get(name, "")).strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < minimum:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
         raise SystemExit(f"make dev: {name} must be a whole number >= {minimum}, got {raw!r}")
     return int(raw)
 
