@@ -22,6 +22,14 @@ from notification_common.schema import error_responses
 from notification_common.validation import SingleLineTextValidator
 
 CanWriteTemplates = HasScope.of(Scope.TEMPLATES_WRITE, Scope.INTERNAL)
+# Some paths under /templates/ are routes of their own (stats, substitute), so no template code
+# can be one of those words (template_create refuses them): the schema says so too.
+CODE_PARAMETER = OpenApiParameter(
+    "code",
+    {"type": "string", "pattern": rf"^(?!(?:{'|'.join(sorted(services.RESERVED_CODES))})$)[^/]+$"},
+    OpenApiParameter.PATH,
+    description="The template's code (never one of the reserved words that name other operations).",
+)
 CanReadTemplates = HasScope.of(Scope.TEMPLATES_READ, Scope.TEMPLATES_WRITE, Scope.INTERNAL)
 
 
@@ -206,7 +214,7 @@ class TemplateDetailApi(APIView):
             return VersionOutputSerializer(template.selected_version).data
 
     @extend_schema(
-        parameters=[FilterSerializer],
+        parameters=[CODE_PARAMETER, FilterSerializer],
         responses=OutputSerializer,
         summary="A template with its active version (or ?version=) in the best available language",
     )
@@ -235,6 +243,7 @@ class TemplateDetailApi(APIView):
             return attrs
 
     @extend_schema(
+        parameters=[CODE_PARAMETER],
         request=UpdateInputSerializer,
         responses=TemplateOutputSerializer,
         summary="Change a template's description, category, or whether user tokens may trigger it",
@@ -248,6 +257,7 @@ class TemplateDetailApi(APIView):
         )
 
     @extend_schema(
+        parameters=[CODE_PARAMETER],
         responses={
             200: inline_serializer(
                 "TemplateDeleted",
