@@ -197,7 +197,7 @@ def notification_sender_authorize(
     """Who may send what (single and bulk intake): an API key with ``notifications:send`` any
     template to anyone; a user token only to its own user and only ``user_triggerable``
     templates. ``triggerable`` caches the template answers within one request."""
-    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours)
+    quiet_hours_bypass_authorize(sender=sender, bypass_quiet_hours=bypass_quiet_hours, template_code=template_code)
     if not sender.is_user:
         return
     if sender.user_id != str(user_id):
@@ -343,14 +343,24 @@ def notification_message(
     return message
 
 
-def quiet_hours_bypass_authorize(*, sender: Sender, bypass_quiet_hours: bool) -> None:
-    """403 for a user token asking to bypass quiet hours: only senders' API keys may."""
-    if bypass_quiet_hours and sender.is_user:
+def quiet_hours_bypass_authorize(*, sender: Sender, bypass_quiet_hours: bool, template_code: str) -> None:
+    """403 unless a bypass of quiet hours comes from a sender's API key with a template of a
+    ``required`` category (security notices): a marketing email must not wake anyone up."""
+    if not bypass_quiet_hours:
+        return
+    if sender.is_user:
         raise ApplicationError(
             GatewayErrorCode.PERMISSION_DENIED,
             "Only an API key may send past a user's quiet hours.",
             403,
             data={"bypass_quiet_hours": ["Needs an API key with notifications:send."]},
+        )
+    if not template_facts_get(template_code=template_code).category_required:
+        raise ApplicationError(
+            GatewayErrorCode.PERMISSION_DENIED,
+            "Only a template of a required category (security notices) may send past quiet hours.",
+            403,
+            data={"bypass_quiet_hours": [f"Template '{template_code}' is not in a required category."]},
         )
 
 

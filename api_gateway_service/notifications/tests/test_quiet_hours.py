@@ -250,3 +250,15 @@ def test_bulk_bypass_with_a_user_token_is_refused_for_that_item(
     results = assert_envelope(response, status=202)["data"]["results"]
     assert [r["outcome"] for r in results] == ["rejected", "accepted"]
     assert results[0]["error"] == "permission_denied"
+
+
+@pytest.mark.django_db
+def test_bypass_quiet_hours_needs_a_template_of_a_required_category(send, user_service):
+    user_id = add_user_with_quiet_hours(user_service, quiet_hours=window_around_now())
+    user_service.add_template("weekly_deals", user_triggerable=False, category="marketing", category_required=False)
+
+    response = send(notification_body(user_id, template_code="weekly_deals", bypass_quiet_hours=True))
+
+    body = assert_envelope(response, status=403, error="permission_denied")
+    assert "bypass_quiet_hours" in body["data"]
+    assert not OutboxMessage.objects.filter(notification__template_code="weekly_deals").exists()
