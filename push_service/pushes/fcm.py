@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,11 +90,16 @@ class TokenOutcome:
 
 @dataclass(frozen=True)
 class SendJob:
-    """One notification's payload and the tokens still to receive it."""
+    """One notification's payload and the tokens still to receive it.
+
+    ``before_send`` runs in the send thread right before the FCM call (services.py marks the
+    devices ``sending`` there, so a device is ``sending`` only while its request is really in
+    flight); False means send nothing."""
 
     key: object
     payload: PushPayload
     tokens: tuple[str, ...]
+    before_send: Callable[[], bool] | None = None
 
 
 # Subclasses first: QuotaExceededError is a ResourceExhaustedError, UnregisteredError a
@@ -272,7 +278,9 @@ class PushService:
             self._batch_state = True
         if isinstance(self._batch_state, FcmUnavailable):
             raise self._batch_state
-        return [self._pool.submit(self._send_chunk, job.payload, chunk) for chunk in chunks(job.tokens)]
+        return [
+            self._pool.submit(self._send_chunk, job.payload, chunk, job.before_send) for chunk in chunks(job.tokens)
+        ]
 
     def collect(self, submitted: dict[object, list[Future]]) -> dict[object, list[TokenOutcome]]:
         """Wait for the batch's jobs; every token's outcome by job key. Feeds the circuit breaker."""
@@ -300,7 +308,11 @@ class PushService:
         elif kinds:
             self.breaker.record_failure()
 
-    def _send_chunk(self, payload: PushPayload, tokens: tuple[str, ...]) -> list[TokenOutcome]:
+    def _send_chunk(
+        self, payload: PushPayload, tokens: tuple[str, ...], before_send: Callable[[], bool] | None = None
+    ) -> list[TokenOutcome]:
+        if before_send is not None and not before_send():
+            return []  # the claim is not ours any more: nothing is sent
         message = messaging.MulticastMessage(
             tokens=list(tokens),
             data=payload.data or None,

@@ -20,6 +20,7 @@ back its ``sent`` row and send it again. See docs/push_service.md ("State machin
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -381,6 +382,25 @@ def _apply_render(item: _Work, rendered) -> None:
     item.rendered = rendered
 
 
+def _mark_sending_once(item: _Work, lease_seconds: float):
+    """The devices are marked ``sending`` by the send thread right before the FCM call, not
+    when the job is queued: a worker killed with jobs still waiting in the send pool leaves
+    those devices ``pending`` (sent by the next claim), so only requests really in flight can
+    end as ``outcome_unknown``. Once per job, whatever its chunks (thread-safe)."""
+    lock, verdict = threading.Lock(), []
+
+    def mark() -> bool:
+        with lock:
+            if not verdict:
+                try:
+                    verdict.append(push_devices_mark_sending(item=item, lease_seconds=lease_seconds))
+                finally:
+                    close_old_connections()
+            return verdict[0]
+
+    return mark
+
+
 def _validate_and_submit(item: _Work, deps: DeliveryDependencies, submitted: dict) -> None:
     if item.error is not None:
         return
@@ -397,11 +417,14 @@ def _validate_and_submit(item: _Work, deps: DeliveryDependencies, submitted: dic
     except PayloadError as exc:
         item.error = exc
         return
-    if not push_devices_mark_sending(item=item, lease_seconds=deps.lease_seconds):
-        return
     try:
         submitted[item.index] = sender.submit(
-            SendJob(key=item.index, payload=item.payload, tokens=tuple(d.token for d in item.devices))
+            SendJob(
+                key=item.index,
+                payload=item.payload,
+                tokens=tuple(d.token for d in item.devices),
+                before_send=_mark_sending_once(item, deps.lease_seconds),
+            )
         )
     except FcmUnavailable as exc:
         item.error = exc
