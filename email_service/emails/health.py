@@ -56,7 +56,7 @@ class _SmtpProbe:
                     if code == 250:
                         return {"status": "up", "host": target[0], "port": target[1], "reused": True}
                 except (smtplib.SMTPException, OSError):
-                    pass
+                    pass  # the server dropped the kept session (idle timeout, restart): reopen below
                 self._close()
             return self._open(target)
 

@@ -4,6 +4,7 @@ Anonymous callers see up/down per dependency; an internal key (``X-API-Key``) al
 details. Checks reuse the process's pooled connections (Redis pool, one kept broker
 connection), so frequent probes do not open connections each time."""
 
+import logging
 import threading
 import time
 
@@ -19,6 +20,8 @@ from rest_framework.views import APIView
 from notification_common.conf import common_settings
 from notification_common.envelope import envelope
 from notification_common.exceptions import ErrorCode
+
+logger = logging.getLogger(__name__)
 
 
 def check_database() -> dict:
@@ -66,8 +69,8 @@ class _BrokerProbe:
         try:
             if connection is not None and connection.is_open:
                 connection.close()
-        except Exception:  # a connection we are giving up on
-            pass
+        except Exception:  # a connection we are giving up on: nothing left to do with it
+            logger.debug("health: closing a lost broker connection failed", exc_info=True)
 
 
 _broker_probe = _BrokerProbe()

@@ -1,9 +1,13 @@
 """Atomic fixed-window rate limits in Redis (one Lua script: increment and expire together)."""
 
+import logging
+
 import redis
 
 from notification_common.exceptions import RateLimited
 from notification_common.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
 
 _SCRIPT = """
 local cost = tonumber(ARGV[2] or '1')
@@ -59,4 +63,4 @@ def hit_quietly(key: str, *, limit: int, window_seconds: int) -> None:
     try:
         hit(key, limit=limit, window_seconds=window_seconds)
     except redis.RedisError:
-        pass
+        logger.warning("rate limit %s not counted: Redis unreachable", key.split(":", 1)[0])

@@ -56,6 +56,9 @@ def test_honcho_starts_that_many_copies_and_the_gateway_line_reads_gateway_worke
         capture_output=True,
         text=True,
         timeout=60,
+        # honcho signals process groups (os.killpg) when it stops its children: its own session
+        # keeps any such signal away from pytest and the make that runs it.
+        start_new_session=True,
     )
 
     # then two consumers ran, and the gateway got five workers
