@@ -1,7 +1,8 @@
 """``PushService``: sending through Firebase Cloud Messaging with the unmodified firebase-admin SDK.
 
-The SDK is used as shipped, with one exception: :func:`point_sdk_at_fcm_endpoint` sets where
-messaging sends (``FCM_ENDPOINT``), for the loopback FCM server in tests and ``make dev``.
+The SDK is used as shipped, with two exceptions: :func:`point_sdk_at_fcm_endpoint` sets where
+messaging sends (``FCM_ENDPOINT``), for the loopback FCM server in tests and ``make dev``, and
+:func:`stop_sdk_resends` takes away the SDK's own HTTP retries (our retries decide).
 The OAuth token fetch goes to the service account's ``token_uri``; google-auth's background
 "regional access boundary" lookup is switched off (docs/push_service.md, "FCM").
 """
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 import firebase_admin
 from firebase_admin import credentials, exceptions, messaging
 from prometheus_client import Counter, Histogram
+from urllib3.util.retry import Retry
 
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
 from notification_common.firebase_offline import disable_background_lookups
@@ -67,6 +69,39 @@ def point_sdk_at_fcm_endpoint(endpoint: str) -> None:
     if not isinstance(getattr(messaging._MessagingService, "FCM_URL", None), str):
         raise RuntimeError("firebase_admin.messaging._MessagingService.FCM_URL is gone: check the pinned SDK version")
     messaging._MessagingService.FCM_URL = endpoint.rstrip("/") + FCM_SEND_PATH
+
+
+# What the SDK may still retry by itself: a connection that was never made (nothing was sent).
+# Not a read error (FCM may have accepted the message: resending it could deliver it twice) and
+# not a 500/503/429 answer: those come back to us at once as transient outcomes. The SDK's
+# default (``_http_client.DEFAULT_RETRY_CONFIG``) retries 500/503 four times over about 7 s and a
+# 429 with Retry-After for as long as FCM asks, all while our devices are marked ``sending``:
+# a worker killed in that window leaves messages FCM never accepted of unknown outcome.
+SDK_RETRIES = Retry(
+    total=1,
+    connect=1,
+    read=0,
+    status=0,
+    other=0,
+    redirect=0,
+    allowed_methods=None,
+    status_forcelist=(),
+    raise_on_status=False,
+    respect_retry_after_header=False,
+)
+
+
+def stop_sdk_resends(app: firebase_admin.App) -> None:
+    """Give every HTTP adapter of the app's messaging client :data:`SDK_RETRIES`.
+
+    firebase-admin has no option for its retry policy; its messaging service mounts adapters
+    on a ``requests`` session (``_MessagingService._client.session``) when it is created, here.
+    Private attributes: firebase-admin is pinned and a test checks that a 503 reaches FCM
+    once per send.
+    """
+    session = messaging._get_messaging_service(app)._client.session
+    for adapter in session.adapters.values():
+        adapter.max_retries = SDK_RETRIES
 
 
 class FcmUnavailable(Exception):
@@ -217,6 +252,7 @@ class PushService:
             {"httpTimeout": http_timeout},
             name=app_name or f"push-service-{uuid.uuid4().hex[:8]}",
         )
+        stop_sdk_resends(self.app)
         self.breaker = breaker or CircuitBreaker("fcm")
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fcm-send")
         # Per batch: None before the first submit, True once FCM was usable, or the

@@ -14,6 +14,7 @@ from notification_common.testing.network import LOOPBACK_HOSTS, guard_loopback_o
 from pushes.fcm import (
     DEACTIVATE,
     PERMANENT,
+    SDK_RETRIES,
     SENT,
     TRANSIENT,
     FcmUnavailable,
@@ -81,14 +82,33 @@ def test_invalid_argument_about_the_payload_does_not_blame_the_device(push_servi
 
 
 def test_quota_exceeded_carries_retry_after_from_the_fcm_answer(push_service, fcm):
-    # With Retry-After the SDK retries a 429 itself (4 times, sleeping Retry-After each time);
-    # what is left after that is retried by us no sooner than FCM asked.
+    # The SDK does not wait out Retry-After itself (stop_sdk_resends): we retry through the
+    # delay queues no sooner than FCM asked, with the device not left "sending" meanwhile.
     fcm.set_outcome("tok-q", "QUOTA_EXCEEDED", times=5, retry_after=1)
 
     [outcome] = send(push_service, "tok-q")
 
     assert (outcome.kind, outcome.retry_after) == (TRANSIENT, 1.0)
-    assert fcm.attempts("tok-q") == 5
+    assert fcm.attempts("tok-q") == 1
+
+
+@pytest.mark.parametrize("answer", ["UNAVAILABLE", "INTERNAL"])
+def test_a_5xx_answer_reaches_fcm_once_and_comes_back_transient_at_once(push_service, fcm, answer):
+    # The SDK's default policy would retry a 500/503 four times over ~7 s while the device is
+    # marked "sending"; a worker killed then would leave a message FCM never took as unknown.
+    fcm.set_outcome("tok-u", answer, times=None)
+
+    [outcome] = send(push_service, "tok-u")
+
+    assert (outcome.kind, outcome.error_code) == (TRANSIENT, answer)
+    assert fcm.attempts("tok-u") == 1
+
+
+def test_every_adapter_of_the_sdk_session_has_our_retry_policy(push_service):
+    session = messaging._get_messaging_service(push_service.app)._client.session
+
+    assert session.adapters and all(a.max_retries is SDK_RETRIES for a in session.adapters.values())
+    assert SDK_RETRIES.read == 0 and SDK_RETRIES.status == 0 and SDK_RETRIES.connect == 1
 
 
 def test_fcm_down_is_transient_and_opens_the_circuit(fcm, service_account):
