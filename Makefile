@@ -4,13 +4,13 @@ VENV ?= .venv
 PY := $(abspath $(VENV))/bin/python
 PIP := $(abspath $(VENV))/bin/pip
 SERVICES := api_gateway_service user_service template_service email_service push_service admin_service
-REQUIREMENTS := requirements-base.txt requirements-dev.txt notification_common/pyproject.toml $(foreach s,$(SERVICES),$(s)/requirements.txt)
+REQUIREMENTS := requirements-base.txt requirements-dev.txt notification_common/pyproject.toml notification_devtools/pyproject.toml $(foreach s,$(SERVICES),$(s)/requirements.txt)
 STAMP := $(VENV)/.installed
 # The services default to production and refuse to start on the dev defaults
 # (docs/operations.md): everything make runs here is local work.
 export ENVIRONMENT ?= development
 
-.PHONY: createadmin install infra migrate dev test test-common test-services test-e2e test-e2e-quorum test-replicas lint check bench chaos chaos-short fuzz demo clean $(addprefix test-,$(SERVICES))
+.PHONY: createadmin install infra migrate dev test test-common test-devtools test-services test-e2e test-e2e-quorum test-replicas lint check bench chaos chaos-short fuzz demo clean $(addprefix test-,$(SERVICES))
 
 install: $(STAMP)
 
@@ -19,6 +19,8 @@ $(STAMP): $(REQUIREMENTS)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements-dev.txt $(foreach s,$(SERVICES),-r $(s)/requirements.txt)
 	$(PIP) install -q --no-deps -e notification_common
+	# Development tools (loopback servers, test helpers): here, never in the production images.
+	$(PIP) install -q --no-deps -e notification_devtools
 	@touch $(STAMP)
 
 infra: install
@@ -31,10 +33,13 @@ migrate: infra
 dev: migrate
 	@$(PY) scripts/dev.py
 
-test: infra test-common test-services test-e2e
+test: infra test-common test-devtools test-services test-e2e
 
 test-common: install
 	cd notification_common && $(PY) -m pytest -q
+
+test-devtools: install
+	cd notification_devtools && $(PY) -m pytest -q
 
 test-services: $(addprefix test-,$(SERVICES))
 

@@ -1,1 +1,1 @@
-pytest_plugins = ["notification_common.testing.pytest_plugin"]
+pytest_plugins = ["notification_devtools.testing.pytest_plugin"]

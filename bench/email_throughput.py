@@ -94,7 +94,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def start_smtp() -> tuple[subprocess.Popen, int, str]:
     port, http_port = free_port(), free_port()
     process = subprocess.Popen(
-        [PYTHON, "-m", "notification_common.loopback.smtp", "--port", str(port), "--http-port", str(http_port)],
+        [PYTHON, "-m", "notification_devtools.loopback.smtp", "--port", str(port), "--http-port", str(http_port)],
         stdout=subprocess.DEVNULL,  # it prints a line per message
     )
     control = f"http://127.0.0.1:{http_port}"
@@ -277,9 +277,9 @@ def main() -> int:
     args = parser.parse_args()
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
 
-    from notification_common.testing.http import StubHTTPServer
-    from notification_common.testing.templates import TemplateServiceStub
     from notification_common.vhosts import ensure_vhost
+    from notification_devtools.testing.http import StubHTTPServer
+    from notification_devtools.testing.templates import TemplateServiceStub
 
     ensure_vhost(BENCH_VHOST_URL)
     template_code = f"bench-email-{uuid.uuid4().hex[:8]}"

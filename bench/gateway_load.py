@@ -83,7 +83,7 @@ def free_port() -> int:
 
 
 def _serve_stub_users(user_ids: list[str], ready) -> None:
-    from notification_common.testing.http import StubHTTPServer
+    from notification_devtools.testing.http import StubHTTPServer
 
     server = StubHTTPServer()
     for user_id in user_ids:

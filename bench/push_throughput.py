@@ -1,7 +1,7 @@
 """Pushes per second delivered by ONE push consumer to the loopback FCM server.
 
 Starts, each in its own process: the loopback FCM server (``python -m
-notification_common.loopback.fcm``, which writes a service-account key whose ``token_uri``
+notification_devtools.loopback.fcm``, which writes a service-account key whose ``token_uri``
 points at itself), the real template service under gunicorn (the production command) on a
 free port, and ``manage.py consume_push`` (the real command, unmodified firebase-admin SDK).
 The user service is a loopback stub (status reports, device deactivations). Publishes N push
@@ -32,9 +32,9 @@ from pathlib import Path
 import httpx
 
 from notification_common.rabbitmq import PUSH_QUEUE, Publisher, connect, declare_topology
-from notification_common.testing.http import StubHTTPServer
-from notification_common.testing.templates import TemplateServiceStub
 from notification_common.vhosts import ensure_vhost
+from notification_devtools.testing.http import StubHTTPServer
+from notification_devtools.testing.templates import TemplateServiceStub
 
 ROOT = Path(__file__).resolve().parent.parent
 # The services default to production and refuse the dev defaults there (docs/operations.md).
@@ -241,7 +241,7 @@ def main() -> int:
     code = f"bench-push-{run_id}"
     try:
         fcm = subprocess.Popen(
-            [PYTHON, "-m", "notification_common.loopback.fcm", "--port", str(fcm_port)]
+            [PYTHON, "-m", "notification_devtools.loopback.fcm", "--port", str(fcm_port)]
             + ["--write-service-account", str(account)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,

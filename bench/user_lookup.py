@@ -29,7 +29,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from notification_common.testing.processes import wait_until_serving
+from notification_devtools.testing.processes import wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # The services default to production and refuse the dev defaults there (docs/operations.md).

@@ -15,11 +15,12 @@ COPY requirements-dev.txt /app/requirements-dev.txt
 RUN grep -E '^(aiosmtpd|cryptography)==' /app/requirements-dev.txt > /app/requirements-loopback.txt \
     && pip install -r /app/requirements-loopback.txt
 COPY notification_common /app/notification_common
-RUN pip install --no-deps /app/notification_common
+COPY notification_devtools /app/notification_devtools
+RUN pip install --no-deps /app/notification_common /app/notification_devtools
 
 # /fcm receives the generated service-account file; the push worker mounts it read-only.
 RUN mkdir -p /fcm && chown 10001:10001 /fcm
 USER 10001:10001
 
 EXPOSE 1025 8025 9099
-CMD ["python", "-m", "notification_common.loopback.smtp", "--host", "0.0.0.0", "--port", "1025", "--http-port", "8025"]
+CMD ["python", "-m", "notification_devtools.loopback.smtp", "--host", "0.0.0.0", "--port", "1025", "--http-port", "8025"]

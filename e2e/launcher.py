@@ -516,14 +516,14 @@ def _launch(
     loopbacks = [
         Process(
             "loopback-smtp",
-            [python, "-m", "notification_common.loopback.smtp", "--host", "127.0.0.1", "--port", str(smtp_port)]
+            [python, "-m", "notification_devtools.loopback.smtp", "--host", "127.0.0.1", "--port", str(smtp_port)]
             + ["--http-port", str(smtp_http_port)],
             ROOT,
             workdir / "loopback-smtp.log",
         ),
         Process(
             "loopback-fcm",
-            [python, "-m", "notification_common.loopback.fcm", "--host", "127.0.0.1", "--port", str(fcm_port)]
+            [python, "-m", "notification_devtools.loopback.fcm", "--host", "127.0.0.1", "--port", str(fcm_port)]
             + ["--write-service-account", env["FIREBASE_SERVICE_ACCOUNT_PATH"]],
             ROOT,
             workdir / "loopback-fcm.log",

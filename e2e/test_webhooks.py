@@ -7,7 +7,7 @@ import json
 import pytest
 from helpers import create_template, data, register_user, send_notification, unique, wait_for, wait_for_status
 
-from notification_common.testing.webhook_receiver import WebhookReceiver, verify_signature
+from notification_devtools.testing.webhook_receiver import WebhookReceiver, verify_signature
 
 
 @pytest.fixture(scope="module")

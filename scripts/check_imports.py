@@ -2,7 +2,7 @@
 
 Runs import-linter with every service's directory and the shared library on the path, so
 the contracts see the real packages: services never import each other, the library imports
-no service, service runtime code never imports the loopback servers or the test helpers.
+no service, runtime code never imports notification_devtools (loopback servers, test helpers).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_DIRS = [
     "notification_common",
+    "notification_devtools",
     "api_gateway_service",
     "user_service",
     "template_service",

@@ -92,7 +92,7 @@ def main() -> None:
         skip.add("fcm")
     else:
         # The loopback FCM server verifies tokens signed with this local service account.
-        from notification_common.loopback.service_account import write_service_account
+        from notification_devtools.loopback.service_account import write_service_account
 
         if not SERVICE_ACCOUNT.exists():
             SERVICE_ACCOUNT.parent.mkdir(parents=True, exist_ok=True)

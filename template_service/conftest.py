@@ -1,4 +1,4 @@
-pytest_plugins = ["notification_common.testing.pytest_plugin"]
+pytest_plugins = ["notification_devtools.testing.pytest_plugin"]
 
 import pytest  # noqa: E402
 

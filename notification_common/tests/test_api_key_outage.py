@@ -12,7 +12,7 @@ from django.test import override_settings
 from notification_common import api_keys
 from notification_common.api_keys import VERIFY_PATH, cache_key
 from notification_common.service_clients import reset_clients
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 KEY = "nk_partner_key_0000000000000000000000"
 

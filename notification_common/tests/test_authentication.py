@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from django.test import override_settings
 
 from notification_common.api_keys import cache_key
-from notification_common.testing import assert_envelope, issue_user_token
+from notification_devtools.testing import assert_envelope, issue_user_token
 
 
 def _other_keypair(tmp_path):

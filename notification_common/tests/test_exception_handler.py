@@ -2,7 +2,7 @@
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 
 def test_validation_error_names_each_field(api_client):

@@ -5,7 +5,7 @@ import pytest
 from django.test import override_settings
 
 from notification_common import health
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from notification_common.env import database_from_url, env_bool, parse_api_keys
 from notification_common.exceptions import RateLimited
 from notification_common.logging import JsonFormatter
 from notification_common.request_context import request_id_scope
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 
 def test_rate_limit_allows_up_to_the_limit_then_says_when_to_retry(redis_client):

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 
 from notification_common.jwt_keys import key_id
 from notification_common.keys import new_rsa_keypair
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 NEXT_PRIVATE, NEXT_PUBLIC = new_rsa_keypair()
 OTHER_PRIVATE, OTHER_PUBLIC = new_rsa_keypair()

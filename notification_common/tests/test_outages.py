@@ -16,7 +16,7 @@ import requests
 
 from notification_common.exceptions import outage_dependency
 from notification_common.rabbitmq.publisher import PublishError
-from notification_common.testing.tcp_proxy import TcpProxy
+from notification_devtools.testing.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

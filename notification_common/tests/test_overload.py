@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from notification_common.testing.processes import gunicorn_serving
+from notification_devtools.testing.processes import gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from notification_common.status_reports import (
     check_status_reports,
     status_report_backlog,
 )
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 PATH = "/api/v1/email/status/"
 

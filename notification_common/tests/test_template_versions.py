@@ -10,8 +10,8 @@ import pytest
 
 from notification_common.http_client import ServiceClient
 from notification_common.template_versions import TemplateRenderError, TemplateVersions
-from notification_common.testing.http import StubHTTPServer
-from notification_common.testing.templates import TemplateServiceStub
+from notification_devtools.testing.http import StubHTTPServer
+from notification_devtools.testing.templates import TemplateServiceStub
 
 
 class Clock:

@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from notification_common import user_denylist
-from notification_common.testing import assert_envelope, issue_user_token
 from notification_common.user_denylist import user_denied, user_denylist_add, user_denylist_remove
+from notification_devtools.testing import assert_envelope, issue_user_token
 
 pytestmark = pytest.mark.django_db
 

@@ -24,9 +24,9 @@ import requests
 from firebase_admin import _utils, credentials, exceptions, messaging
 
 from notification_common.firebase_offline import disable_background_lookups
-from notification_common.loopback.fcm import OUTCOMES, LoopbackFCMServer
-from notification_common.loopback.service_account import generate_service_account
-from notification_common.testing.network import LOOPBACK_HOSTS, guard_loopback_only
+from notification_devtools.loopback.fcm import OUTCOMES, LoopbackFCMServer
+from notification_devtools.loopback.service_account import generate_service_account
+from notification_devtools.testing.network import LOOPBACK_HOSTS, guard_loopback_only
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:MulticastMessage.tokens is deprecated:DeprecationWarning",
@@ -340,7 +340,7 @@ def test_cli_writes_service_account_and_prints_messages(tmp_path):
         [
             sys.executable,
             "-m",
-            "notification_common.loopback.fcm",
+            "notification_devtools.loopback.fcm",
             "--port",
             str(port),
             "--write-service-account",

@@ -12,8 +12,8 @@ from email.message import EmailMessage
 import pytest
 import requests
 
-from notification_common.loopback.fcm import LoopbackFCMServer
-from notification_common.loopback.smtp import LoopbackSMTPServer
+from notification_devtools.loopback.fcm import LoopbackFCMServer
+from notification_devtools.loopback.smtp import LoopbackSMTPServer
 
 
 class FakeClock:

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from notification_common.loopback.smtp import LoopbackSMTPServer
+from notification_devtools.loopback.smtp import LoopbackSMTPServer
 
 
 def _message(to="user@example.com", subject="Hello", notification_id="n-1") -> EmailMessage:
@@ -159,7 +159,15 @@ def _free_port() -> int:
 def test_cli_prints_one_line_per_message_and_stops_on_sigterm():
     port, http_port = _free_port(), _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "notification_common.loopback.smtp", "--port", str(port), "--http-port", str(http_port)],
+        [
+            sys.executable,
+            "-m",
+            "notification_devtools.loopback.smtp",
+            "--port",
+            str(port),
+            "--http-port",
+            str(http_port),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

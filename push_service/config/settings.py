@@ -39,7 +39,7 @@ LOGGING["loggers"]["urllib3.connectionpool"] = {"level": "ERROR"}  # noqa: F821 
 
 PUSH_SERVICE = {
     # A Google service-account key file. For make dev / tests the loopback FCM server writes
-    # one whose token_uri points at itself (python -m notification_common.loopback.fcm).
+    # one whose token_uri points at itself (python -m notification_devtools.loopback.fcm).
     "FIREBASE_SERVICE_ACCOUNT_PATH": env_str(
         "FIREBASE_SERVICE_ACCOUNT_PATH", str(BASE_DIR.parent / "var" / "fcm" / "service-account.json")
     ),

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from notification_common.rabbitmq import EMAIL_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 from platform_admin.constants import AuditAction
 from platform_admin.models import ApiKey, AuditEntry, DeadLetter
 from platform_admin.services import audit_record

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from notification_common.api_keys import cache_key
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.constants import AuditAction
 from platform_admin.models import ApiKey, AuditEntry
 from platform_admin.tests.factories import ApiKeyFactory

@@ -2,7 +2,7 @@
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.constants import AuditAction
 from platform_admin.services import audit_record
 

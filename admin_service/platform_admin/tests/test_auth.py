@@ -11,7 +11,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.test import APIClient, APIRequestFactory
 
 from notification_common.authentication import PlatformJWTAuthentication
-from notification_common.testing import assert_envelope, issue_user_token
+from notification_devtools.testing import assert_envelope, issue_user_token
 from platform_admin.constants import AuditAction
 from platform_admin.models import AuditEntry
 from platform_admin.tests.factories import ADMIN_PASSWORD, AdminFactory

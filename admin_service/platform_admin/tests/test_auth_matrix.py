@@ -1,10 +1,10 @@
-"""Who may call each admin-service operation (notification_common/testing/auth_matrix.py):
+"""Who may call each admin-service operation (notification_devtools/testing/auth_matrix.py):
 admin tokens only, never a user token or a key, but for the key check the other services make."""
 
 import pytest
 
-from notification_common.testing.auth_matrix import *  # noqa: F403
-from notification_common.testing.auth_matrix import ANYONE, USER_A
+from notification_devtools.testing.auth_matrix import *  # noqa: F403
+from notification_devtools.testing.auth_matrix import ANYONE, USER_A
 from platform_admin.tests.factories import ApiKeyFactory, DeadLetterFactory
 from platform_admin.tokens import admin_tokens_issue
 

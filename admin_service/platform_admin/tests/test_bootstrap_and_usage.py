@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from notification_common.api_keys import KeyRefused, hash_api_key
 from notification_common.conf import common_settings
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.constants import REDIS_API_KEY_LAST_USED
 from platform_admin.models import ApiKey
 from platform_admin.services import api_key_check, api_key_register_bootstrap, api_key_verify

@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PUSH_QUEUE, Publisher, all_queues, connect
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.tests.factories import DeadLetterFactory
 
 pytestmark = pytest.mark.django_db

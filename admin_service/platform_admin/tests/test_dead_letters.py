@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.db import OperationalError
 
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PUSH_QUEUE, BaseConsumer, PermanentError, Publisher
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from platform_admin import dead_letter_consumer
 from platform_admin.constants import AuditAction
 from platform_admin.dead_letter_consumer import DeadLetterConsumer

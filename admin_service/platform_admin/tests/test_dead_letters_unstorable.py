@@ -12,9 +12,9 @@ from django.db import DataError, OperationalError
 
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_PARKED_QUEUE, FAILED_QUEUE, Publisher
 from notification_common.rabbitmq.consumer import MESSAGES
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
-from notification_common.testing.tcp_proxy import database_proxy  # noqa: F401 - fixture
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
+from notification_devtools.testing.tcp_proxy import database_proxy  # noqa: F401 - fixture
 from platform_admin import dead_letter_consumer
 from platform_admin.constants import BodyEncoding
 from platform_admin.dead_letter_consumer import DeadLetterConsumer, reduced_dead_letter_fields

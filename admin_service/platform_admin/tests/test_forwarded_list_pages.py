@@ -5,7 +5,7 @@ service. Now the admin service refuses it itself: 400 naming page, no upstream c
 import pytest
 
 from notification_common.pagination import max_page
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

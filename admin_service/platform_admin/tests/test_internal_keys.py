@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.models import ApiKey
 from platform_admin.tests.factories import AdminFactory, ApiKeyFactory
 from platform_admin.tokens import admin_tokens_issue

@@ -13,7 +13,7 @@ from django.utils import timezone
 from notification_common.api_keys import verify_api_key
 from notification_common.conf import common_settings
 from notification_common.service_clients import reset_clients
-from notification_common.testing.processes import gunicorn_serving
+from notification_devtools.testing.processes import gunicorn_serving
 from platform_admin.models import ApiKey
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.tests.factories import ADMIN_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.urls import reverse
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.constants import AuditAction
 from platform_admin.models import AuditEntry
 

@@ -1,12 +1,12 @@
-"""The admin service's schema tells the truth (notification_common/testing/schema_contract.py)."""
+"""The admin service's schema tells the truth (notification_devtools/testing/schema_contract.py)."""
 
 import uuid
 
 import pytest
 
 from notification_common.pagination import page_meta
-from notification_common.testing.schema_contract import *  # noqa: F403
-from notification_common.testing.schema_contract import other_services_stubbed
+from notification_devtools.testing.schema_contract import *  # noqa: F403
+from notification_devtools.testing.schema_contract import other_services_stubbed
 from platform_admin.tests.factories import ADMIN_PASSWORD, DeadLetterFactory
 from platform_admin.tokens import admin_tokens_issue
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIClient
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.constants import CLAIM_ADMIN_ID, CLAIM_TOKEN_TYPE, TokenType
 from platform_admin.tokens import admin_tokens_issue, parse_admin_jwt_secrets
 

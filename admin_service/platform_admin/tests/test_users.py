@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from platform_admin.constants import AuditAction
 from platform_admin.models import AuditEntry
 

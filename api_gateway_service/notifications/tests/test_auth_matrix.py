@@ -1,9 +1,9 @@
-"""Who may call each gateway operation (notification_common/testing/auth_matrix.py)."""
+"""Who may call each gateway operation (notification_devtools/testing/auth_matrix.py)."""
 
 import pytest
 
-from notification_common.testing.auth_matrix import *  # noqa: F403
-from notification_common.testing.auth_matrix import ANY_AUTHENTICATED, USER_A
+from notification_devtools.testing.auth_matrix import *  # noqa: F403
+from notification_devtools.testing.auth_matrix import ANY_AUTHENTICATED, USER_A
 from notifications.tests.factories import NotificationRequestFactory, OutboxMessageFactory
 
 # Lists show only the caller's own notifications, so any authenticated caller may list; sending

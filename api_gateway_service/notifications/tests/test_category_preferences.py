@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from notification_common.redis_client import get_redis
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.tests.conftest import notification_body
 

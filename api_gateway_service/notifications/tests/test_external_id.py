@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from notification_common.api_keys import verify_api_key
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from notifications.models import NotificationRequest
 from notifications.tests.conftest import notification_body
 

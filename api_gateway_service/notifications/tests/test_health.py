@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notification_common.testing import assert_envelope
-from notification_common.testing.service_contract import *  # noqa: F403
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.service_contract import *  # noqa: F403
 from notifications.models import OutboxMessage
 from notifications.tests.factories import OutboxMessageFactory
 

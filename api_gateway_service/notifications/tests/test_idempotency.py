@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from notification_common.conf import common_settings
 from notification_common.rabbitmq import EMAIL_QUEUE, get_publisher
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from notifications.tests.conftest import notification_body
 
 pytestmark = pytest.mark.django_db

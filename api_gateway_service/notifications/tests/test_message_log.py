@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from notifications.tests.factories import NotificationRequestFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ import uuid
 import pytest
 
 from notification_common.rabbitmq import EMAIL_QUEUE, PUSH_QUEUE
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.tests.conftest import notification_body
 

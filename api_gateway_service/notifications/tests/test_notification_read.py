@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from notifications.models import NotificationRequest
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
 from notifications.tests.factories import NotificationRequestFactory, OutboxMessageFactory

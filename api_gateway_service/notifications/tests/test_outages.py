@@ -13,7 +13,7 @@ import requests
 from django.core.management import call_command
 
 from notification_common.rabbitmq import EMAIL_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 from notifications import services
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body

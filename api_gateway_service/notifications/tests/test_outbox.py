@@ -13,8 +13,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notification_common.rabbitmq import EMAIL_QUEUE, PUSH_QUEUE
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications.models import OutboxMessage
 from notifications.senders import Sender
 from notifications.services import notification_accept

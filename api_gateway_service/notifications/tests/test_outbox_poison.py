@@ -16,8 +16,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from notification_common.rabbitmq import EMAIL_QUEUE, EXCHANGE
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications import services
 from notifications.models import OutboxMessage, OutboxStatus
 from notifications.services import outbox_publish

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from notification_common.rabbitmq import EMAIL_QUEUE
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications.models import OutboxMessage
 from notifications.quiet_hours import quiet_hours_end
 from notifications.senders import Sender

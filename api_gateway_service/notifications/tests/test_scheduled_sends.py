@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from notification_common.api_keys import hash_api_key
 from notification_common.rabbitmq import EMAIL_QUEUE, get_publisher
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications import services
 from notifications.health import check_outbox
 from notifications.models import NotificationRequest, OutboxMessage

@@ -1,11 +1,11 @@
-"""The gateway's schema tells the truth (notification_common/testing/schema_contract.py)."""
+"""The gateway's schema tells the truth (notification_devtools/testing/schema_contract.py)."""
 
 import uuid
 
 import pytest
 from django.utils import timezone
 
-from notification_common.testing.schema_contract import *  # noqa: F403
+from notification_devtools.testing.schema_contract import *  # noqa: F403
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
 from notifications.tests.factories import OutboxMessageFactory
 

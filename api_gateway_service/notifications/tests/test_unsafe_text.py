@@ -6,8 +6,8 @@ import json
 import pytest
 
 from notification_common.rabbitmq import EMAIL_QUEUE
-from notification_common.testing import assert_envelope
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.rabbit import drain
 from notifications.models import NotificationRequest
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
 

@@ -7,7 +7,7 @@ import pytest
 
 from notification_common.redis_client import get_redis
 from notification_common.service_clients import reset_clients
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from notifications.models import NotificationRequest
 from notifications.tests.conftest import notification_body
 

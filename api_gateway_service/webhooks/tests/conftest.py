@@ -2,7 +2,7 @@
 
 import pytest
 
-from notification_common.testing.webhook_receiver import WebhookReceiver
+from notification_devtools.testing.webhook_receiver import WebhookReceiver
 
 WEBHOOKS_URL = "/api/v1/webhooks/"
 

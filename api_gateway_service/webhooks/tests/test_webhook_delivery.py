@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from notifications.tests.factories import NotificationRequestFactory
 
-from notification_common.testing.webhook_receiver import verify_signature
+from notification_devtools.testing.webhook_receiver import verify_signature
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import StatusEvent, webhook_deliveries_create, webhook_deliveries_send_due
 

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from notification_common.loopback.smtp import LoopbackSMTPServer
 from notification_common.rabbitmq import EMAIL_QUEUE, Publisher
 from notification_common.service_clients import reset_clients
-from notification_common.testing.http import StubHTTPServer
-from notification_common.testing.templates import TemplateServiceStub
+from notification_devtools.loopback.smtp import LoopbackSMTPServer
+from notification_devtools.testing.http import StubHTTPServer
+from notification_devtools.testing.templates import TemplateServiceStub
 
 STATUS_PATH = "/api/v1/email/status/"
 

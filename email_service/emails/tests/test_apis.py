@@ -9,7 +9,7 @@ from django.utils import timezone
 from emails.constants import AttemptOutcome, DeliveryStatus
 from emails.models import EmailNotification
 from emails.tests.factories import DeliveredEmailFactory, EmailAttemptFactory, EmailNotificationFactory
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

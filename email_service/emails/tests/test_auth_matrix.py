@@ -1,10 +1,10 @@
-"""Who may call each email-service operation (notification_common/testing/auth_matrix.py)."""
+"""Who may call each email-service operation (notification_devtools/testing/auth_matrix.py)."""
 
 import pytest
 
 from emails.tests.factories import DeliveredEmailFactory
-from notification_common.testing.auth_matrix import *  # noqa: F403
-from notification_common.testing.auth_matrix import USER_A
+from notification_devtools.testing.auth_matrix import *  # noqa: F403
+from notification_devtools.testing.auth_matrix import USER_A
 
 # Deliveries are read by the platform only (the gateway, the admin service): internal keys.
 AUTH_MATRIX = {

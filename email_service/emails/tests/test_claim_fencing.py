@@ -26,7 +26,7 @@ from emails.services import (
 from emails.tests.conftest import STATUS_PATH, email_message, run_in_thread, wait_until
 from emails.tests.factories import DeliveredEmailFactory, EmailNotificationFactory
 from notification_common.rabbitmq import FAILED_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ from emails.models import EmailNotification
 from emails.tests.conftest import email_message
 from emails.tests.factories import DeliveredEmailFactory
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from emails.models import EmailNotification
 from emails.tests.conftest import STATUS_PATH, delay_queue_depth, header, run_in_thread, wait_until
 from emails.tests.factories import EmailNotificationFactory
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

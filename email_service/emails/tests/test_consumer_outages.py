@@ -11,9 +11,9 @@ from emails.heartbeat import heartbeat_read
 from emails.models import EmailAttempt, EmailNotification
 from emails.tests.conftest import header, run_in_thread, wait_until
 from notification_common.circuit import CircuitBreaker
-from notification_common.loopback.smtp import LoopbackSMTPServer
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.loopback.smtp import LoopbackSMTPServer
+from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

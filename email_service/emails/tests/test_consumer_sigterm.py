@@ -14,7 +14,7 @@ from emails.constants import DeliveryStatus
 from emails.models import EmailNotification
 from emails.tests.conftest import wait_until
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from emails.heartbeat import heartbeat_write
-from notification_common.testing import assert_envelope
-from notification_common.testing.service_contract import *  # noqa: F403
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.service_contract import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The email service's schema tells the truth (notification_common/testing/schema_contract.py)."""
+"""The email service's schema tells the truth (notification_devtools/testing/schema_contract.py)."""
 
 import uuid
 
@@ -7,7 +7,7 @@ import pytest
 from emails.constants import AttemptOutcome, DeliveryStatus
 from emails.tests.factories import DeliveredEmailFactory, EmailAttemptFactory, EmailNotificationFactory
 from emails.tests.test_health import consumer_alive  # noqa: F401 - fixture
-from notification_common.testing.schema_contract import *  # noqa: F403
+from notification_devtools.testing.schema_contract import *  # noqa: F403
 
 
 @pytest.fixture

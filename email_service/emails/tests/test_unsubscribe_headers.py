@@ -6,8 +6,8 @@ import pytest
 from emails.messages import parse_email_request
 from emails.tests.conftest import email_message, header
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, MalformedMessage
-from notification_common.testing.rabbit import drain
 from notification_common.unsubscribe import unsubscribe_token_read
+from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,7 @@
 The unmodified ``firebase-admin`` SDK talks to it when
 
 1. the app's credential is a service-account key whose ``token_uri`` is ``server.token_uri``
-   (see :func:`notification_common.loopback.service_account.write_service_account`), and
+   (see :func:`notification_devtools.loopback.service_account.write_service_account`), and
 2. ``firebase_admin.messaging._MessagingService.FCM_URL`` is set to
    ``server.fcm_url_template`` *before* the app's messaging service is first created (the SDK
    formats it with the project id in ``_MessagingService.__init__``; there is no env var or
@@ -64,7 +64,7 @@ UTF-8, compact) must not exceed 4096 bytes. Failures answer 400 INVALID_ARGUMENT
 
 CLI::
 
-    python -m notification_common.loopback.fcm --host 127.0.0.1 --port 9099 \
+    python -m notification_devtools.loopback.fcm --host 127.0.0.1 --port 9099 \
         [--write-service-account PATH [--project-id ID]] [--trust-service-account PATH ...]
 """
 
@@ -235,7 +235,7 @@ class LoopbackFCMServer:
 
     def write_service_account(self, path: str, *, project_id: str = "loopback-project") -> dict:
         """Write a service-account key file pointing at this server and trust it."""
-        from notification_common.loopback.service_account import write_service_account
+        from notification_devtools.loopback.service_account import write_service_account
 
         info = write_service_account(path, token_uri=self.token_uri, project_id=project_id)
         self.trust_service_account(info)
@@ -651,7 +651,7 @@ def _print_message(record: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m notification_common.loopback.fcm", description="Loopback FCM HTTP v1 + OAuth token server."
+        prog="python -m notification_devtools.loopback.fcm", description="Loopback FCM HTTP v1 + OAuth token server."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9099)

@@ -3,12 +3,12 @@
 The file has the same shape as the JSON keys downloaded from the Google Cloud console, so
 ``firebase_admin.credentials.Certificate(path)`` (and ``google.oauth2.service_account``)
 load it unchanged. The RSA key is generated locally; it is only ever trusted by the loopback
-FCM server (see :mod:`notification_common.loopback.fcm`), which can verify the JWT assertions
+FCM server (see :mod:`notification_devtools.loopback.fcm`), which can verify the JWT assertions
 signed with it.
 
 CLI::
 
-    python -m notification_common.loopback.service_account PATH --token-uri http://127.0.0.1:9099/token
+    python -m notification_devtools.loopback.service_account PATH --token-uri http://127.0.0.1:9099/token
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def write_service_account(path: str | os.PathLike, *, token_uri: str, project_id
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m notification_common.loopback.service_account",
+        prog="python -m notification_devtools.loopback.service_account",
         description="Write a service-account JSON key whose token_uri points at a loopback server.",
     )
     parser.add_argument("path", help="where to write the JSON key file")

@@ -37,7 +37,7 @@ prepended to the file) or through the JSON HTTP API (``http_port``)::
 
 CLI::
 
-    python -m notification_common.loopback.smtp --host 127.0.0.1 --port 1025 \
+    python -m notification_devtools.loopback.smtp --host 127.0.0.1 --port 1025 \
         [--maildir DIR] [--http-port 8025]
 """
 
@@ -604,7 +604,7 @@ def _print_message(msg: ReceivedMessage) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m notification_common.loopback.smtp",
+        prog="python -m notification_devtools.loopback.smtp",
         description="Loopback SMTP server that keeps what it receives.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,6 +1,6 @@
 """Test helpers every service's tests use: envelope assertions, tokens, keys, RabbitMQ.
 
-Load the fixtures with ``pytest_plugins = ["notification_common.testing.pytest_plugin"]``
+Load the fixtures with ``pytest_plugins = ["notification_devtools.testing.pytest_plugin"]``
 in a service's ``conftest.py``.
 """
 

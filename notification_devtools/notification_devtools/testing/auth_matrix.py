@@ -9,14 +9,14 @@ operation with no row fails the test, so a new endpoint cannot ship unprotected.
 A service's test module defines ``AUTH_MATRIX`` (``{"METHOD /path/{param}/": {credential, ...}}``,
 ``ANYONE`` for public operations), the fixture ``matrix_resources`` (path parameter -> a value
 naming user A's resource; created in the database when it must exist) and imports this module's
-test and fixtures with ``from notification_common.testing.auth_matrix import *``.
+test and fixtures with ``from notification_devtools.testing.auth_matrix import *``.
 """
 
 import pytest
 
 from notification_common.api_keys import VERIFY_PATH, Scope, forget_api_key, hash_api_key
-from notification_common.testing import issue_user_token
-from notification_common.testing.schema_contract import METHODS, served_schema
+from notification_devtools.testing import issue_user_token
+from notification_devtools.testing.schema_contract import METHODS, served_schema
 
 __all__ = [
     "ANYONE",

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from notification_common.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL, issue_user_token
-from notification_common.testing.tcp_proxy import database_proxy, rabbitmq_proxy, redis_proxy  # noqa: F401
+from notification_devtools.testing import TEST_RABBITMQ_URL, TEST_REDIS_URL, issue_user_token
+from notification_devtools.testing.tcp_proxy import database_proxy, rabbitmq_proxy, redis_proxy  # noqa: F401
 
 # Each service's tests get their own vhost and Redis database, so suites that run at the
 # same time (developers, parallel CI jobs) never purge or flush each other's state.
@@ -119,7 +119,7 @@ def rabbitmq_url() -> str:
 def rabbit_channel(rabbitmq_url):
     """A channel on the test vhost with the topology declared and every queue purged."""
     from notification_common.rabbitmq import connect, declare_topology
-    from notification_common.testing.rabbit import purge_topology
+    from notification_devtools.testing.rabbit import purge_topology
 
     connection = connect(rabbitmq_url)
     channel = connection.channel()
@@ -133,7 +133,7 @@ def rabbit_channel(rabbitmq_url):
 @pytest.fixture
 def stub_server():
     """A loopback HTTP server standing in for another service (see testing/http.py)."""
-    from notification_common.testing.http import StubHTTPServer
+    from notification_devtools.testing.http import StubHTTPServer
 
     server = StubHTTPServer()
     yield server

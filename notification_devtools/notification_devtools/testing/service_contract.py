@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from notification_common.pagination import max_page
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 # One paginated list of each service and the fixture that gives a client allowed to read it.
 PAGINATED_LISTS = {

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from notification_common.rendering import CHANNEL_FIELDS
 from notification_common.template_versions import ACTIVE_VERSION_PATH
-from notification_common.testing.http import StubHTTPServer
+from notification_devtools.testing.http import StubHTTPServer
 
 _PREFIX, _SUFFIX = ACTIVE_VERSION_PATH.split("{code}")
 

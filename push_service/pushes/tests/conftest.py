@@ -15,13 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from notification_common.loopback.fcm import LoopbackFCMServer
 from notification_common.rabbitmq import FAILED_QUEUE, PUSH_QUEUE, Publisher
 from notification_common.service_clients import reset_clients
 from notification_common.status_reports import StatusReporter
-from notification_common.testing.http import StubHTTPServer
-from notification_common.testing.rabbit import drain
-from notification_common.testing.templates import TemplateServiceStub
+from notification_devtools.loopback.fcm import LoopbackFCMServer
+from notification_devtools.testing.http import StubHTTPServer
+from notification_devtools.testing.rabbit import drain
+from notification_devtools.testing.templates import TemplateServiceStub
 from pushes.clients import DeviceDeactivator, TemplateRenderer
 from pushes.consumers import PushConsumer
 from pushes.fcm import PushService
@@ -74,7 +74,7 @@ class UserServiceStub:
 
 @pytest.fixture(scope="session")
 def push_rabbitmq_url(rabbitmq_url) -> str:
-    """The push suite's own test vhost (see notification_common.testing.pytest_plugin)."""
+    """The push suite's own test vhost (see notification_devtools.testing.pytest_plugin)."""
     return rabbitmq_url
 
 

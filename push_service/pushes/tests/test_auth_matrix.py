@@ -1,9 +1,9 @@
-"""Who may call each push-service operation (notification_common/testing/auth_matrix.py)."""
+"""Who may call each push-service operation (notification_devtools/testing/auth_matrix.py)."""
 
 import pytest
 
-from notification_common.testing.auth_matrix import *  # noqa: F403
-from notification_common.testing.auth_matrix import USER_A
+from notification_devtools.testing.auth_matrix import *  # noqa: F403
+from notification_devtools.testing.auth_matrix import USER_A
 from pushes.tests.factories import PushNotificationFactory
 
 # Deliveries are read by the platform only (the gateway, the admin service): internal keys.

@@ -15,7 +15,7 @@ from django.db import OperationalError, connection
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 from pushes.clients import TemplateRenderer
 from pushes.constants import ERROR_OUTCOME_UNKNOWN
 from pushes.consumers import PushConsumer

@@ -13,7 +13,7 @@ from firebase_admin import messaging
 
 from notification_common.circuit import CircuitBreaker
 from notification_common.rabbitmq import PUSH_QUEUE
-from notification_common.testing.rabbit import drain
+from notification_devtools.testing.rabbit import drain
 from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED, MAX_PAYLOAD_BYTES
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.queue_messages import parse_push_message

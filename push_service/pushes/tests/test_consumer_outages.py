@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from notification_common.circuit import CircuitBreaker
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from pushes import heartbeat
 from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED
 from pushes.models import PushDeviceResult, PushNotification

@@ -9,8 +9,8 @@ import pytest
 from firebase_admin import messaging
 
 from notification_common.circuit import CircuitBreaker
-from notification_common.loopback.fcm import LoopbackFCMServer
-from notification_common.testing.network import LOOPBACK_HOSTS, guard_loopback_only
+from notification_devtools.loopback.fcm import LoopbackFCMServer
+from notification_devtools.testing.network import LOOPBACK_HOSTS, guard_loopback_only
 from pushes.fcm import (
     DEACTIVATE,
     PERMANENT,

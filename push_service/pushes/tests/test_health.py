@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from notification_common.testing import assert_envelope
-from notification_common.testing.service_contract import *  # noqa: F403
+from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.service_contract import *  # noqa: F403
 from pushes import heartbeat
 from pushes.constants import HEARTBEAT_KEY
 

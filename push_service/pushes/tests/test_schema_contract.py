@@ -1,10 +1,10 @@
-"""The push service's schema tells the truth (notification_common/testing/schema_contract.py)."""
+"""The push service's schema tells the truth (notification_devtools/testing/schema_contract.py)."""
 
 import uuid
 
 import pytest
 
-from notification_common.testing.schema_contract import *  # noqa: F403
+from notification_devtools.testing.schema_contract import *  # noqa: F403
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.tests.factories import PushDeviceResultFactory, PushNotificationFactory
 from pushes.tests.test_health import consumer_alive  # noqa: F401 - fixture

@@ -1,9 +1,9 @@
-"""Who may call each template-service operation (notification_common/testing/auth_matrix.py)."""
+"""Who may call each template-service operation (notification_devtools/testing/auth_matrix.py)."""
 
 import pytest
 
 from message_templates.tests.factories import EmailTemplateFactory
-from notification_common.testing.auth_matrix import *  # noqa: F403
+from notification_devtools.testing.auth_matrix import *  # noqa: F403
 
 # Reads and renders need templates:read (or write, or internal); changes need templates:write or
 # internal; the active version (what consumers render) and stats are internal. No user token.

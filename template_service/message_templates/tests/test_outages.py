@@ -1,7 +1,7 @@
 """The template list while PostgreSQL or Redis is cut: 503 with Retry-After, never 500, and
 200 again once it is back (docs/operations.md, "Outages").
 
-Real servers behind the loopback proxy of notification_common/testing/tcp_proxy.py; requests
+Real servers behind the loopback proxy of notification_devtools/testing/tcp_proxy.py; requests
 go over HTTP to the live server (Django's real WSGI handler).
 """
 

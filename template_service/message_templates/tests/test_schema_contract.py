@@ -1,9 +1,9 @@
-"""The template service's schema tells the truth (notification_common/testing/schema_contract.py)."""
+"""The template service's schema tells the truth (notification_devtools/testing/schema_contract.py)."""
 
 import pytest
 
 from message_templates.tests.factories import email_version, push_version
-from notification_common.testing.schema_contract import *  # noqa: F403
+from notification_devtools.testing.schema_contract import *  # noqa: F403
 
 TEMPLATES = "/api/v1/templates/"
 VARIABLES = {"name": "Ada", "link": "https://example.com", "order_id": "42"}

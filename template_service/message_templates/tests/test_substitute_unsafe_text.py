@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

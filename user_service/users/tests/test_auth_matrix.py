@@ -1,9 +1,9 @@
-"""Who may call each user-service operation (notification_common/testing/auth_matrix.py)."""
+"""Who may call each user-service operation (notification_devtools/testing/auth_matrix.py)."""
 
 import pytest
 
-from notification_common.testing.auth_matrix import *  # noqa: F403
-from notification_common.testing.auth_matrix import ANYONE, USER_A, USER_B
+from notification_devtools.testing.auth_matrix import *  # noqa: F403
+from notification_devtools.testing.auth_matrix import ANYONE, USER_A, USER_B
 from users.tests.factories import DeviceFactory, NotificationLogFactory, UserFactory
 
 # Registration, login, refresh and the public key are open; "me" is whoever holds the token;

@@ -2,7 +2,7 @@
 
 import pytest
 
-from notification_common.testing.service_contract import *  # noqa: F403
+from notification_devtools.testing.service_contract import *  # noqa: F403
 
 
 @pytest.fixture

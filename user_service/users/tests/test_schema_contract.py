@@ -1,10 +1,10 @@
-"""The user service's schema tells the truth (notification_common/testing/schema_contract.py)."""
+"""The user service's schema tells the truth (notification_devtools/testing/schema_contract.py)."""
 
 import uuid
 
 import pytest
 
-from notification_common.testing.schema_contract import *  # noqa: F403
+from notification_devtools.testing.schema_contract import *  # noqa: F403
 from users.constants import Channel, DeliveryStatus
 from users.tests.factories import PASSWORD, DeviceFactory, NotificationLogFactory, UserFactory
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import NotificationLog
 from users.status_series import delivery_series
 from users.tests.factories import NotificationLogFactory

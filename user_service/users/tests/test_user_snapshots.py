@@ -2,8 +2,8 @@
 
 import pytest
 
-from notification_common.testing import assert_envelope
 from notification_common.user_snapshots import user_snapshot_key
+from notification_devtools.testing import assert_envelope
 from users.tests.factories import DeviceFactory
 
 pytestmark = pytest.mark.django_db

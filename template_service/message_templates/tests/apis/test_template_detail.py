@@ -5,7 +5,7 @@ import pytest
 from message_templates import services
 from message_templates.models import Template
 from message_templates.tests.factories import EmailTemplateFactory
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import uuid
 import pytest
 from django.core import signing
 
-from notification_common.testing import assert_envelope
 from notification_common.unsubscribe import SALT, unsubscribe_token_make
+from notification_devtools.testing import assert_envelope
 from users.models import Preferences
 from users.tests.factories import UserFactory
 

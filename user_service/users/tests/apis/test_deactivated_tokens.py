@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from notification_common import user_denylist
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

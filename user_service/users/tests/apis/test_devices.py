@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import Device
 from users.tests.factories import DeviceFactory, UserFactory
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import NotificationLog
 from users.tests.factories import DeviceFactory, NotificationLogFactory, UserFactory
 

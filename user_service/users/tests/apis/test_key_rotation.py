@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from notification_common.jwt_keys import key_id
 from notification_common.keys import new_rsa_keypair
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users import tokens
 from users.tests.factories import PASSWORD
 

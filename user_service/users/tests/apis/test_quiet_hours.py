@@ -4,7 +4,7 @@ PATCH /api/v1/users/me/ and shown to the gateway by GET /api/v1/users/{id}/ (doc
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

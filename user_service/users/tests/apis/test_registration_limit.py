@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from notification_common.env import env_rate
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import NotificationLog
 
 pytestmark = pytest.mark.django_db

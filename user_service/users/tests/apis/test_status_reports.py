@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import NotificationLog, NotificationStatusEvent
 
 pytestmark = pytest.mark.django_db

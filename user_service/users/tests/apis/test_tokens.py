@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIRequestFactory
 
 from notification_common.authentication import PlatformJWTAuthentication
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import User
 from users.tests.factories import PASSWORD
 
@@ -111,7 +111,7 @@ def test_token_signed_by_another_key_is_refused(api_client, user, tmp_path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from notification_common.testing import issue_user_token
+    from notification_devtools.testing import issue_user_token
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     other = tmp_path / "other.pem"
@@ -196,7 +196,7 @@ def test_token_verifies_in_another_process_that_has_only_the_public_key(api_clie
 
 
 def test_expired_access_token_is_refused(api_client, user):
-    from notification_common.testing import issue_user_token
+    from notification_devtools.testing import issue_user_token
 
     token = issue_user_token(user.id, iat=int(time.time()) - 3600, exp=int(time.time()) - 60)
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

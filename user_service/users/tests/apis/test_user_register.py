@@ -2,7 +2,7 @@
 
 import pytest
 
-from notification_common.testing import assert_envelope
+from notification_devtools.testing import assert_envelope
 from users.models import Device, User
 from users.tests.factories import PASSWORD, UserFactory
 
