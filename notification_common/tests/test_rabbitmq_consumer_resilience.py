@@ -20,6 +20,7 @@ from notification_common.rabbitmq import (
     open_circuit_of,
 )
 from notification_common.rabbitmq.topology import delay_tier_limit
+from notification_devtools.testing.waiting import wait_until
 
 from .test_rabbitmq_consumer import RecordingConsumer, fail_first_attempt, failed_messages
 
@@ -41,16 +42,6 @@ class ManualClock:
 
 def iso(unix_seconds: float) -> str:
     return datetime.fromtimestamp(unix_seconds, UTC).isoformat(timespec="milliseconds")
-
-
-def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met within {timeout}s"
-        threading.Event().wait(0.02)
 
 
 @pytest.fixture

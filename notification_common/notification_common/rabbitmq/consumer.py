@@ -41,11 +41,12 @@ import signal
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 
 import pika
 import pika.exceptions
 from prometheus_client import Counter, Histogram
+
+from notification_common.heartbeat import Heartbeat
 
 from .connection import connect
 from .consumed import (
@@ -87,7 +88,6 @@ HANDLE_SECONDS = Histogram(
 
 POLL_SECONDS = 0.5  # longest wait for I/O, so stop() is honoured within about this long
 PUMP_SECONDS = 0.2  # longest wait for I/O while a batch is in the worker thread
-HEARTBEAT_FILE_SECONDS = 2.0
 # While paused, how often the queue's depth is read (passive declare: touches no message).
 PAUSED_DEPTH_SECONDS = 2.0
 _BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
@@ -132,6 +132,10 @@ class QueueConsumer:
     prefetch_count: int = 50
     batch_size: int = 1
     batch_wait_seconds: float = 0.02
+    # The consumer's heartbeat (notification_common.heartbeat): a Redis key the service's HTTP
+    # process reads, and/or a file a per-process liveness probe reads; written every turn of
+    # the loop (busy, idle or paused), at most every WRITE_EVERY_SECONDS.
+    heartbeat_key: str | None = None
     heartbeat_path: str | None = None
     # The AMQP heartbeat of the consumer's connection (RabbitMQ closes a connection that
     # misses two); the worker thread lets it be serviced during long batches.
@@ -170,7 +174,7 @@ class QueueConsumer:
         self._publish_channel = None
         self._consumer_tag: str | None = None
         self._buffer: collections.deque[_Delivery] = collections.deque()
-        self._heartbeat_touched = 0.0
+        self.heartbeat = Heartbeat(self.heartbeat_key, file_path=self.heartbeat_path)
         self._worker: ThreadPoolExecutor | None = None
         self._state_lock = threading.Lock()
         self._blocked: BlockingDependency | None = None
@@ -313,9 +317,7 @@ class QueueConsumer:
             logger.exception("%s: on_loop hook failed", self.name)
 
     def _touch_heartbeat(self) -> None:
-        if self.heartbeat_path and time.monotonic() - self._heartbeat_touched >= HEARTBEAT_FILE_SECONDS:
-            Path(self.heartbeat_path).touch()
-            self._heartbeat_touched = time.monotonic()
+        self.heartbeat.beat(self.name, self.state.as_dict())
 
     def _next_batch(self, limit: int) -> list[_Delivery]:
         if not self._buffer:
