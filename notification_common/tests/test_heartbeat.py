@@ -11,6 +11,8 @@ from notification_common.redis_client import get_redis
 from notification_devtools.testing.waiting import wait_until
 from tests.test_rabbitmq_consumer import RecordingConsumer
 
+pytest_plugins = ["tests.rabbit_helpers"]
+
 KEY = "tests:consumer:heartbeat"
 
 
