@@ -46,7 +46,7 @@ PUSH_SERVICE = {
     # Where messaging sends: FCM_ENDPOINT + "/v1/projects/{project}/messages:send".
     "FCM_ENDPOINT": env_url("FCM_ENDPOINT", "https://fcm.googleapis.com"),
     "FCM_HTTP_TIMEOUT": env_float("FCM_HTTP_TIMEOUT", 10.0),
-    # send_each_for_multicast calls in flight at once (each sends its tokens in parallel).
+    # FCM requests (one per device token) in flight at once.
     "FCM_SEND_CONCURRENCY": env_int("FCM_SEND_CONCURRENCY", 8),
     "FCM_CIRCUIT_FAILURE_THRESHOLD": env_int("FCM_CIRCUIT_FAILURE_THRESHOLD", 5),
     "FCM_CIRCUIT_RESET_SECONDS": env_float("FCM_CIRCUIT_RESET_SECONDS", 30.0),

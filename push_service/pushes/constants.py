@@ -43,9 +43,8 @@ ERROR_CONCURRENT_DELIVERY = "concurrent_delivery"
 ERROR_OUTCOME_UNKNOWN = "outcome_unknown"
 ERROR_NO_VALID_TOKENS = "no_valid_tokens"
 
-# FCM limits: 4096 bytes of message payload, 500 targets per send_each_for_multicast.
+# FCM limit: 4096 bytes of message payload.
 MAX_PAYLOAD_BYTES = 4096
-MAX_TOKENS_PER_CALL = 500
 # Real registration tokens are ~160-200 characters; the bound keeps the unique index sane.
 MAX_TOKEN_LENGTH = 1024
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 import time
 import uuid
 import warnings
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import firebase_admin
+import requests
 from firebase_admin import credentials, exceptions, messaging
 from prometheus_client import Counter, Histogram
 from urllib3.util.retry import Retry
@@ -36,7 +38,6 @@ from .constants import (
     FCM_UNAVAILABLE,
     FCM_UNKNOWN,
     FCM_UNREGISTERED,
-    MAX_TOKENS_PER_CALL,
 )
 from .payloads import PushPayload
 
@@ -50,7 +51,7 @@ warnings.filterwarnings("ignore", message=r"(Multicast)?Message\.tokens? is depr
 FCM_SEND_PATH = "/v1/projects/{0}/messages:send"
 
 FCM_RESULTS = Counter("push_fcm_results", "Per-device results of FCM sends.", ["outcome", "error_code"])
-FCM_CALL_SECONDS = Histogram("push_fcm_call_seconds", "Duration of one send_each_for_multicast call.")
+FCM_CALL_SECONDS = Histogram("push_fcm_call_seconds", "Duration of one FCM send (one device token).")
 
 SENT, DEACTIVATE, PERMANENT, TRANSIENT = "sent", "deactivate", "permanent", "transient"
 
@@ -91,17 +92,40 @@ SDK_RETRIES = Retry(
 )
 
 
-def stop_sdk_resends(app: firebase_admin.App) -> None:
-    """Give every HTTP adapter of the app's messaging client :data:`SDK_RETRIES`.
+# The hook of the sending thread, run by _WireAdapter right before its request goes out.
+_wire = threading.local()
+
+
+class _NotOurs(Exception):
+    """The hook said no (the claim was taken over): the request is not sent."""
+
+
+class _WireAdapter(requests.adapters.HTTPAdapter):
+    """The SDK's HTTP adapter, plus one call of the sending thread's hook just before the
+    request is written: the devices become ``sending`` as late as possible, so a worker killed
+    with a request not yet on the wire leaves as little as possible of unknown outcome."""
+
+    def send(self, request, *args, **kwargs):
+        hook = getattr(_wire, "hook", None)
+        if hook is not None:
+            _wire.hook = None  # once per send: an OAuth refresh's repeat goes straight out
+            if not hook():
+                raise _NotOurs()
+        return super().send(request, *args, **kwargs)
+
+
+def stop_sdk_resends(app: firebase_admin.App, *, pool_size: int = 10) -> None:
+    """Replace every HTTP adapter of the app's messaging client with a :class:`_WireAdapter`
+    with :data:`SDK_RETRIES`.
 
     firebase-admin has no option for its retry policy; its messaging service mounts adapters
     on a ``requests`` session (``_MessagingService._client.session``) when it is created, here.
-    Private attributes: firebase-admin is pinned and a test checks that a 503 reaches FCM
-    once per send.
+    Private attributes: firebase-admin is pinned, and tests check that a 503 reaches FCM once
+    per send and that every adapter is ours.
     """
     session = messaging._get_messaging_service(app)._client.session
-    for adapter in session.adapters.values():
-        adapter.max_retries = SDK_RETRIES
+    for prefix in list(session.adapters):
+        session.mount(prefix, _WireAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=SDK_RETRIES))
 
 
 class FcmUnavailable(Exception):
@@ -127,14 +151,14 @@ class TokenOutcome:
 class SendJob:
     """One notification's payload and the tokens still to receive it.
 
-    ``before_send`` runs in the send thread right before the FCM call (services.py marks the
-    devices ``sending`` there, so a device is ``sending`` only while its request is really in
-    flight); False means send nothing."""
+    ``before_send(tokens)`` runs in the send thread just before the request for those tokens
+    is written (services.py marks those devices ``sending`` there, so a device is ``sending``
+    only while its request is really in flight); False means that request is not sent."""
 
     key: object
     payload: PushPayload
     tokens: tuple[str, ...]
-    before_send: Callable[[], bool] | None = None
+    before_send: Callable[[tuple[str, ...]], bool] | None = None
 
 
 # Subclasses first: QuotaExceededError is a ResourceExhaustedError, UnregisteredError a
@@ -221,16 +245,13 @@ def classify(token: str, response: messaging.SendResponse) -> TokenOutcome:
     )
 
 
-def chunks(tokens: tuple[str, ...], size: int = MAX_TOKENS_PER_CALL) -> list[tuple[str, ...]]:
-    return [tokens[start : start + size] for start in range(0, len(tokens), size)]
-
-
 class PushService:
     """One firebase app per instance; ``send`` delivers several notifications concurrently.
 
-    Concurrency: each ``send_each_for_multicast`` call already sends its tokens in parallel
-    (one thread per token inside the SDK); ``concurrency`` calls run at once, so a batch of
-    one-device notifications does not go one HTTP request at a time.
+    One ``messaging.send`` (one HTTP request) per device token, ``concurrency`` of them at once
+    in the send pool, so a batch does not go one request at a time. Not the SDK's
+    ``send_each_for_multicast``: that fans out in threads of its own, where the wire hook that
+    marks each device ``sending`` just before its request could not follow.
     """
 
     def __init__(
@@ -252,7 +273,7 @@ class PushService:
             {"httpTimeout": http_timeout},
             name=app_name or f"push-service-{uuid.uuid4().hex[:8]}",
         )
-        stop_sdk_resends(self.app)
+        stop_sdk_resends(self.app, pool_size=max(10, concurrency))
         self.breaker = breaker or CircuitBreaker("fcm")
         self._pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="fcm-send")
         # Per batch: None before the first submit, True once FCM was usable, or the
@@ -300,7 +321,7 @@ class PushService:
             raise
 
     def submit(self, job: SendJob) -> list[Future]:
-        """Start sending one job (chunks of at most 500 tokens); finish with :meth:`collect`.
+        """Start sending one job (one request per token); finish with :meth:`collect`.
 
         The first submit of a batch passes the circuit breaker (the half-open trial is the
         batch) and makes sure of the OAuth token; raises FcmUnavailable if either fails.
@@ -314,9 +335,7 @@ class PushService:
             self._batch_state = True
         if isinstance(self._batch_state, FcmUnavailable):
             raise self._batch_state
-        return [
-            self._pool.submit(self._send_chunk, job.payload, chunk, job.before_send) for chunk in chunks(job.tokens)
-        ]
+        return [self._pool.submit(self._send_one, job.payload, token, job.before_send) for token in job.tokens]
 
     def collect(self, submitted: dict[object, list[Future]]) -> dict[object, list[TokenOutcome]]:
         """Wait for the batch's jobs; every token's outcome by job key. Feeds the circuit breaker."""
@@ -344,28 +363,28 @@ class PushService:
         elif kinds:
             self.breaker.record_failure()
 
-    def _send_chunk(
-        self, payload: PushPayload, tokens: tuple[str, ...], before_send: Callable[[], bool] | None = None
+    def _send_one(
+        self, payload: PushPayload, token: str, before_send: Callable[[tuple[str, ...]], bool] | None = None
     ) -> list[TokenOutcome]:
-        if before_send is not None and not before_send():
-            return []  # the claim is not ours any more: nothing is sent
-        message = messaging.MulticastMessage(
-            tokens=list(tokens),
+        message = messaging.Message(
+            token=token,
             data=payload.data or None,
             notification=messaging.Notification(
                 title=payload.title, body=payload.body, image=payload.image_url or None
             ),
         )
+        _wire.hook = (lambda: before_send((token,))) if before_send is not None else None
         started = time.perf_counter()
         try:
-            response = messaging.send_each_for_multicast(message, app=self.app)
-        except exceptions.FirebaseError as exc:  # the call as a whole failed
-            code = fcm_error_code(exc)
-            reason = str(exc)[:500]
-            return [TokenOutcome(t, TRANSIENT, error_code=code, error_message=reason) for t in tokens]
+            response = messaging.SendResponse({"name": messaging.send(message, app=self.app)}, None)
+        except _NotOurs:
+            return []  # the claim is not ours any more: nothing was sent
+        except exceptions.FirebaseError as exc:
+            response = messaging.SendResponse(None, exc)
         except ValueError as exc:  # the SDK refused the message itself (payloads.py missed a rule)
             reason = f"SDK refused the message: {exc}"[:500]
-            return [TokenOutcome(t, PERMANENT, error_code=FCM_INVALID_ARGUMENT, error_message=reason) for t in tokens]
+            return [TokenOutcome(token, PERMANENT, error_code=FCM_INVALID_ARGUMENT, error_message=reason)]
         finally:
+            _wire.hook = None
             FCM_CALL_SECONDS.observe(time.perf_counter() - started)
-        return [classify(token, item) for token, item in zip(tokens, response.responses, strict=True)]
+        return [classify(token, response)]

@@ -8,8 +8,9 @@ One call of :func:`push_batch_deliver` handles a batch of queue messages:
    left ``sending`` get ``failed``/``outcome_unknown`` (never sent twice); pick the devices
    still ``pending``;
 3. render (stored after the first time, so retries send the same push), validate;
-4. just before each FCM call, renew the lease and mark its devices ``sending`` in one
-   conditional commit (nothing is sent if the claim was taken over);
+4. just before each device's request is written (the wire hook of ``fcm.py``), renew the
+   lease and mark that device ``sending`` in one conditional commit (nothing is sent if the
+   claim was taken over);
 5. send through FCM, then record each device's result in its own transaction, only with the
    claim's token, then report statuses and queue device deactivations.
 
@@ -20,7 +21,6 @@ back its ``sent`` row and send it again. See docs/push_service.md ("State machin
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -288,10 +288,11 @@ def _reopen_exhausted(devices: list[PushDeviceResult]) -> list[PushDeviceResult]
     return reopened
 
 
-def push_devices_mark_sending(*, item: _Work, lease_seconds: float) -> bool:
-    """Just before the FCM call: renew the claim's lease and mark its devices ``sending``, in
-    one conditional statement (its own commit). False, and nothing may be sent, when the
-    claim was taken over by another worker (our lease ran out while the batch stalled)."""
+def push_devices_mark_sending(*, item: _Work, tokens: tuple[str, ...], lease_seconds: float) -> bool:
+    """Just before the request for ``tokens`` is written: renew the claim's lease and mark
+    those devices ``sending``, in one conditional statement (its own commit). False, and
+    nothing may be sent, when the claim was taken over by another worker (our lease ran out
+    while the batch stalled)."""
     quote = connection.ops.quote_name
     notifications, devices = PushNotification._meta.db_table, PushDeviceResult._meta.db_table
     sql = (
@@ -302,11 +303,12 @@ def push_devices_mark_sending(*, item: _Work, lease_seconds: float) -> bool:
     )
     now = timezone.now()
     params = [now + timedelta(seconds=lease_seconds), item.notification.pk, item.token, DEVICE_SENDING, now]
-    params += [[device.pk for device in item.devices], DEVICE_PENDING]
+    devices = [device for device in item.devices if device.token in tokens]
+    params += [[device.pk for device in devices], DEVICE_PENDING]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         marked = {row[0] for row in cursor.fetchall()}
-    if len(marked) != len(item.devices):
+    if not devices or len(marked) != len(devices):
         # Under our claim every one of them is still pending; anything else means it is not ours.
         logger.warning("push %s was taken over by another worker; not sent here", item.notification.notification_id)
         item.taken_over = True
@@ -382,21 +384,20 @@ def _apply_render(item: _Work, rendered) -> None:
     item.rendered = rendered
 
 
-def _mark_sending_once(item: _Work, lease_seconds: float):
-    """The devices are marked ``sending`` by the send thread right before the FCM call, not
-    when the job is queued: a worker killed with jobs still waiting in the send pool leaves
-    those devices ``pending`` (sent by the next claim), so only requests really in flight can
-    end as ``outcome_unknown``. Once per job, whatever its chunks (thread-safe)."""
-    lock, verdict = threading.Lock(), []
+def _mark_sending_at_the_wire(item: _Work, lease_seconds: float):
+    """The hook the send thread runs just before a device's request is written (fcm.py's
+    wire adapter): that device, and only it, becomes ``sending``, in its own commit. A worker
+    killed with requests still waiting in the send pool, or still being prepared, leaves those
+    devices ``pending`` (sent by the next claim), so only requests really on the wire can end
+    as ``outcome_unknown``."""
 
-    def mark() -> bool:
-        with lock:
-            if not verdict:
-                try:
-                    verdict.append(push_devices_mark_sending(item=item, lease_seconds=lease_seconds))
-                finally:
-                    close_old_connections()
-            return verdict[0]
+    def mark(tokens: tuple[str, ...]) -> bool:
+        if item.taken_over:
+            return False
+        try:
+            return push_devices_mark_sending(item=item, tokens=tokens, lease_seconds=lease_seconds)
+        finally:
+            close_old_connections()
 
     return mark
 
@@ -423,7 +424,7 @@ def _validate_and_submit(item: _Work, deps: DeliveryDependencies, submitted: dic
                 key=item.index,
                 payload=item.payload,
                 tokens=tuple(d.token for d in item.devices),
-                before_send=_mark_sending_once(item, deps.lease_seconds),
+                before_send=_mark_sending_at_the_wire(item, deps.lease_seconds),
             )
         )
     except FcmUnavailable as exc:

@@ -111,6 +111,37 @@ def test_every_adapter_of_the_sdk_session_has_our_retry_policy(push_service):
     assert SDK_RETRIES.read == 0 and SDK_RETRIES.status == 0 and SDK_RETRIES.connect == 1
 
 
+def test_the_wire_hook_runs_for_each_token_just_before_its_request(fcm, service_account):
+    # One request at a time, so "before" and "after" are well defined.
+    service = PushService(service_account_path=service_account, endpoint=fcm.url, concurrency=1)
+    seen = []
+
+    def before_send(tokens):
+        [token] = tokens
+        seen.append((token, fcm.attempts(token), sorted(m["token"] for m in fcm.messages)))
+        return True
+
+    try:
+        job = SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a", "tok-b", "tok-c"), before_send=before_send)
+        outcomes = service.send([job])["n-1"]
+    finally:
+        service.close()
+
+    # Then each token's hook ran once, when its own request had not been made yet and every
+    # earlier one had: the device is marked just before its request, not with the whole job.
+    assert seen == [("tok-a", 0, []), ("tok-b", 0, ["tok-a"]), ("tok-c", 0, ["tok-a", "tok-b"])]
+    assert [o.kind for o in outcomes] == [SENT, SENT, SENT]
+
+
+def test_a_token_whose_hook_says_no_is_not_sent(push_service, fcm):
+    job = SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a", "tok-b"), before_send=lambda t: t != ("tok-b",))
+
+    outcomes = push_service.send([job])["n-1"]
+
+    assert [(o.token, o.kind) for o in outcomes] == [("tok-a", SENT)]
+    assert fcm.messages_for("tok-b") == [] and fcm.attempts("tok-b") == 0
+
+
 def test_fcm_down_is_transient_and_opens_the_circuit(fcm, service_account):
     breaker = CircuitBreaker("fcm-test", failure_threshold=1, reset_seconds=30)
     service = PushService(service_account_path=service_account, endpoint=fcm.url, breaker=breaker)
