@@ -1,0 +1,3 @@
+module notification-platform/bench/loadgen
+
+go 1.19
