@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from emails.constants import AttemptStage, reason
-from emails.exceptions import DeliveryFailure
-from emails.messages import EmailRequest
+from emails.errors import DeliveryFailure
+from emails.queue_messages import EmailRequest
 from notification_common.request_context import request_id_scope
 from notification_common.template_versions import TemplateRenderError, TemplateVersions, render_version
 

@@ -17,10 +17,10 @@ from django.conf import settings
 from emails.clients import TemplateRenderer
 from emails.constants import EMAIL_QUEUE, STATUS_REPORT_CHANNEL, DeliveryStatus
 from emails.heartbeat import heartbeat_write
-from emails.messages import EmailRequest, notification_id_of, parse_email_request
+from emails.queue_messages import EmailRequest, notification_id_of, parse_email_request
 from emails.selectors import email_unreported_list
-from emails.sending import EmailService
 from emails.services import email_batch_deliver, email_mark_failed, email_mark_reported
+from emails.transport import EmailService
 from notification_common.conf import common_settings
 from notification_common.rabbitmq import (
     BaseConsumer,

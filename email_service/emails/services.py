@@ -27,10 +27,10 @@ from django.utils import timezone
 
 from emails.clients import RenderedEmail, TemplateRenderer
 from emails.constants import AttemptOutcome, AttemptStage, DeliveryStatus, FailureReason, reason
-from emails.exceptions import DeliveryFailure
-from emails.messages import EmailRequest
+from emails.errors import DeliveryFailure
 from emails.models import EmailAttempt, EmailNotification
-from emails.sending import EmailService, message_id_for
+from emails.queue_messages import EmailRequest
+from emails.transport import EmailService, message_id_for
 
 logger = logging.getLogger(__name__)
 

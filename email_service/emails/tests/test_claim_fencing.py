@@ -11,10 +11,9 @@ import pytest
 from django.utils import timezone
 
 from emails.constants import AttemptOutcome, DeliveryStatus
-from emails.exceptions import DeliveryFailure
-from emails.messages import parse_email_request
+from emails.errors import DeliveryFailure
 from emails.models import EmailNotification
-from emails.sending import EmailService
+from emails.queue_messages import parse_email_request
 from emails.services import (
     AttemptRecord,
     email_batch_claim,
@@ -25,6 +24,7 @@ from emails.services import (
 )
 from emails.tests.conftest import STATUS_PATH, email_message, run_in_thread, wait_until
 from emails.tests.factories import DeliveredEmailFactory, EmailNotificationFactory
+from emails.transport import EmailService
 from notification_common.rabbitmq import FAILED_QUEUE
 from notification_devtools.testing.rabbit import drain
 

@@ -7,8 +7,8 @@ the real substitute endpoint is proved in template_service (test_local_rendering
 import pytest
 
 from emails.clients import TemplateRenderer
-from emails.exceptions import DeliveryFailure
-from emails.messages import parse_email_request
+from emails.errors import DeliveryFailure
+from emails.queue_messages import parse_email_request
 from emails.tests.conftest import email_message
 
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from emails.messages import parse_email_request
+from emails.queue_messages import parse_email_request
 from emails.tests.conftest import email_message, header
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, MalformedMessage
 from notification_common.unsubscribe import unsubscribe_token_read

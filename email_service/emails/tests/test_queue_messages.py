@@ -2,7 +2,7 @@
 
 import pytest
 
-from emails.messages import notification_id_of, parse_email_request
+from emails.queue_messages import notification_id_of, parse_email_request
 from emails.tests.conftest import email_message
 from notification_common.rabbitmq import MalformedMessage
 

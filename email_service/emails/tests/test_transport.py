@@ -6,10 +6,10 @@ import smtplib
 import pytest
 
 from emails.clients import RenderedEmail
-from emails.exceptions import DeliveryFailure
-from emails.messages import parse_email_request
-from emails.sending import EmailService, classify_smtp_error
+from emails.errors import DeliveryFailure
+from emails.queue_messages import parse_email_request
 from emails.tests.conftest import email_message
+from emails.transport import EmailService, classify_smtp_error
 from notification_common.circuit import CircuitBreaker
 
 RENDERED = RenderedEmail(subject="Hello", text_body="Hi", html_body="<p>Hi</p>", language="en", version=1)

@@ -23,8 +23,8 @@ from django.utils.html import strip_tags
 
 from emails.clients import RenderedEmail
 from emails.constants import NOTIFICATION_ID_HEADER, FailureReason, reason
-from emails.exceptions import DeliveryFailure
-from emails.messages import EmailRequest
+from emails.errors import DeliveryFailure
+from emails.queue_messages import EmailRequest
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
 from notification_common.unsubscribe import unsubscribe_url
 
