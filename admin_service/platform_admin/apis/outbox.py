@@ -1,7 +1,6 @@
-"""Admin API of parked outbox rows (platform_admin/outbox.py): list them, replay one."""
+"""Parked outbox rows of the gateway (platform_admin/outbox.py): list them, replay one."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.views import APIView
 
@@ -10,12 +9,11 @@ from notification_common.envelope import ok
 from notification_common.pagination import PageField
 from notification_common.schema import error_responses
 from platform_admin import outbox
-
-ANY = OpenApiTypes.OBJECT  # rows as the gateway shapes them (docs/api_gateway.md)
-ANY_LIST = {"type": "array", "items": {"type": "object"}}
+from platform_admin.apis.common import ANY, ANY_LIST, query_validated
 
 
 class OutboxParkedListApi(APIView):
+    @extend_schema_serializer(component_name="OutboxParkedListFilter")
     class FilterSerializer(serializers.Serializer):
         page = PageField()
         limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
@@ -27,9 +25,7 @@ class OutboxParkedListApi(APIView):
         operation_id="admin_outbox_parked_list",
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        result = outbox.outbox_parked_list(**filters.validated_data)
+        result = outbox.outbox_parked_list(**query_validated(self.FilterSerializer, request))
         return ok(result.data, meta=result.meta)
 
 
