@@ -15,9 +15,9 @@ from django.db import OperationalError
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PUSH_QUEUE, BaseConsumer, PermanentError, Publisher
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
-from platform_admin import dead_letter_consumer
+from platform_admin import consumer as dead_letter_consumer
 from platform_admin.constants import AuditAction
-from platform_admin.dead_letter_consumer import DeadLetterConsumer
+from platform_admin.consumer import DeadLetterConsumer
 from platform_admin.models import AuditEntry, DeadLetter
 from platform_admin.tests.factories import DeadLetterFactory
 

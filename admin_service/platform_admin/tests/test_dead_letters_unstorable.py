@@ -15,9 +15,9 @@ from notification_common.rabbitmq.consumer import MESSAGES
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
 from notification_devtools.testing.tcp_proxy import database_proxy  # noqa: F401 - fixture
-from platform_admin import dead_letter_consumer
+from platform_admin import consumer as dead_letter_consumer
 from platform_admin.constants import BodyEncoding
-from platform_admin.dead_letter_consumer import DeadLetterConsumer, reduced_dead_letter_fields
+from platform_admin.consumer import DeadLetterConsumer, reduced_dead_letter_fields
 from platform_admin.models import DeadLetter
 from platform_admin.tests.factories import DeadLetterFactory
 

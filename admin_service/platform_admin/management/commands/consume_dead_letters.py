@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from platform_admin.dead_letter_consumer import DeadLetterConsumer
+from platform_admin.consumer import DeadLetterConsumer
 
 
 class Command(BaseCommand):
