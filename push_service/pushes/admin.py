@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import PushDeviceResult, PushNotification
+from pushes.models import PushDeviceResult, PushNotification
 
 
 class PushDeviceResultInline(admin.TabularInline):

@@ -7,9 +7,8 @@ from rest_framework.views import APIView
 from notification_common.authentication import IsInternal
 from notification_common.envelope import ok
 from notification_common.pagination import paginate
-
-from .models import PushDeviceResult, PushNotification
-from .selectors import push_notification_get, push_notification_list, push_stats
+from pushes.models import PushDeviceResult, PushNotification
+from pushes.selectors import push_notification_get, push_notification_list, push_stats
 
 
 class DeviceResultOutputSerializer(serializers.ModelSerializer):

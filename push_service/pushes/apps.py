@@ -9,8 +9,7 @@ class PushesConfig(AppConfig):
         from notification_common.metrics import register_scrape_collector
         from notification_common.rabbitmq import PUSH_QUEUE
         from notification_common.rabbitmq.consumer_metrics import ConsumerStateCollector
-
-        from .heartbeat import heartbeat_read
+        from pushes.heartbeat import heartbeat_read
 
         # The consumer is another process: its paused state and oldest message reach
         # /metrics through its Redis heartbeat.

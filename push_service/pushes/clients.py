@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from notification_common.exceptions import DependencyUnavailable
 from notification_common.service_clients import user_client
 from notification_common.template_versions import TEMPLATE_INVALID, TemplateRenderError, TemplateVersions
-
-from .constants import ERROR_MISSING_VARIABLES, ERROR_TEMPLATE_REJECTED
+from pushes.constants import ERROR_MISSING_VARIABLES, ERROR_TEMPLATE_REJECTED
 
 logger = logging.getLogger(__name__)
 

@@ -27,12 +27,11 @@ from notification_common.rabbitmq import (
     open_circuit_of,
 )
 from notification_common.status_reports import STATUS_FAILED, StatusReporter
-
-from . import heartbeat
-from .clients import DeviceDeactivator, TemplateRenderer
-from .fcm import PushService
-from .queue_messages import PushRequest, parse_push_message
-from .services import (
+from pushes import heartbeat
+from pushes.clients import DeviceDeactivator, TemplateRenderer
+from pushes.fcm import PushService
+from pushes.queue_messages import PushRequest, parse_push_message
+from pushes.services import (
     DeliveryDependencies,
     push_batch_deliver,
     push_deactivations_mark_done,

@@ -28,8 +28,7 @@ from urllib3.util.retry import Retry
 
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
 from notification_common.firebase_offline import disable_background_lookups
-
-from .constants import (
+from pushes.constants import (
     FCM_INTERNAL,
     FCM_INVALID_ARGUMENT,
     FCM_QUOTA_EXCEEDED,
@@ -39,7 +38,7 @@ from .constants import (
     FCM_UNKNOWN,
     FCM_UNREGISTERED,
 )
-from .payloads import PushPayload
+from pushes.payloads import PushPayload
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from .heartbeat import heartbeat_read
+from pushes.heartbeat import heartbeat_read
 
 
 def check_consumer() -> dict:

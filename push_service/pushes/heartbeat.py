@@ -10,8 +10,7 @@ import time
 import redis
 
 from notification_common.redis_client import get_redis
-
-from .constants import HEARTBEAT_KEY
+from pushes.constants import HEARTBEAT_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import uuid
 
 from django.db import models
 
-from .constants import (
+from pushes.constants import (
     DEVICE_FAILED,
     DEVICE_PENDING,
     DEVICE_SENDING,

@@ -8,7 +8,7 @@ checks, an INVALID_ARGUMENT answer from FCM is blamed on the device token.
 import json
 from dataclasses import dataclass
 
-from .constants import ERROR_INVALID_PAYLOAD, ERROR_PAYLOAD_TOO_LARGE, MAX_PAYLOAD_BYTES
+from pushes.constants import ERROR_INVALID_PAYLOAD, ERROR_PAYLOAD_TOO_LARGE, MAX_PAYLOAD_BYTES
 
 # FCM refuses these data keys (https://firebase.google.com/docs/cloud-messaging/concept-options).
 _RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})

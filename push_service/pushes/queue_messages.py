@@ -8,8 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from notification_common.rabbitmq import MalformedMessage
-
-from .constants import MAX_TOKEN_LENGTH, QUEUE_MESSAGE_SCHEMA
+from pushes.constants import MAX_TOKEN_LENGTH, QUEUE_MESSAGE_SCHEMA
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,9 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from notification_common.exceptions import NotFound
-
-from .constants import DEVICE_STATUSES, NOTIFICATION_STATUSES
-from .heartbeat import heartbeat_age_seconds
-from .models import PushDeviceResult, PushNotification
+from pushes.constants import DEVICE_STATUSES, NOTIFICATION_STATUSES
+from pushes.heartbeat import heartbeat_age_seconds
+from pushes.models import PushDeviceResult, PushNotification
 
 
 def push_notification_list(*, filters: dict | None = None) -> QuerySet[PushNotification]:

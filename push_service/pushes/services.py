@@ -37,10 +37,9 @@ from django.utils import timezone
 from notification_common.rabbitmq import PermanentError, TransientError
 from notification_common.request_context import request_id_scope
 from notification_common.status_reports import StatusReport, StatusReporter
-
-from .bulk import insert_ignoring_conflicts, update_rows
-from .clients import DeviceDeactivator, RenderedPush, RenderError, TemplateRenderer
-from .constants import (
+from pushes.bulk import insert_ignoring_conflicts, update_rows
+from pushes.clients import DeviceDeactivator, RenderedPush, RenderError, TemplateRenderer
+from pushes.constants import (
     DEACTIVATION_REASON_PREFIX,
     DEVICE_FAILED,
     DEVICE_PENDING,
@@ -54,10 +53,10 @@ from .constants import (
     STATUS_FAILED,
     STATUS_PENDING,
 )
-from .fcm import DEACTIVATE, SENT, TRANSIENT, FcmUnavailable, PushService, SendJob, TokenOutcome
-from .models import PushDeviceResult, PushNotification
-from .payloads import PayloadError, PushPayload, build_payload
-from .queue_messages import PushRequest
+from pushes.fcm import DEACTIVATE, SENT, TRANSIENT, FcmUnavailable, PushService, SendJob, TokenOutcome
+from pushes.models import PushDeviceResult, PushNotification
+from pushes.payloads import PayloadError, PushPayload, build_payload
+from pushes.queue_messages import PushRequest
 
 logger = logging.getLogger(__name__)
 

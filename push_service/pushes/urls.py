@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .apis import PushDetailApi, PushListApi, PushStatsApi
+from pushes.apis import PushDetailApi, PushListApi, PushStatsApi
 
 urlpatterns = [
     path("pushes/", PushListApi.as_view(), name="push-list"),

@@ -9,8 +9,7 @@ from django.utils import timezone
 from notification_devtools.testing import assert_envelope
 from pushes import heartbeat
 from pushes.models import PushNotification
-
-from .factories import PushDeviceResultFactory, PushNotificationFactory
+from pushes.tests.factories import PushDeviceResultFactory, PushNotificationFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -22,9 +22,8 @@ from pushes.consumers import PushConsumer
 from pushes.fcm import PushService
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.services import DeliveryDependencies, push_mark_failed
-
-from .conftest import push_message, wait_until
-from .factories import PushNotificationFactory
+from pushes.tests.conftest import push_message, wait_until
+from pushes.tests.factories import PushNotificationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,9 +8,8 @@ from django.core.management import CommandError, call_command
 from notification_common.rabbitmq import PUSH_QUEUE, Publisher
 from pushes import heartbeat
 from pushes.consumers import build_push_consumer, start_push_consumer
-
-from .conftest import push_message
-from .factories import PushDeviceResultFactory, PushNotificationFactory
+from pushes.tests.conftest import push_message
+from pushes.tests.factories import PushDeviceResultFactory, PushNotificationFactory
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED, MAX_PAYLOAD_BYTES
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.queue_messages import parse_push_message
 from pushes.services import push_records_ensure
-
-from .conftest import push_message, wait_until
+from pushes.tests.conftest import push_message, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,7 @@ from notification_devtools.testing import assert_envelope
 from pushes import heartbeat
 from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED
 from pushes.models import PushDeviceResult, PushNotification
-
-from .conftest import push_message
+from pushes.tests.conftest import push_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,8 +6,7 @@ import pytest
 
 from notification_common.rabbitmq import MalformedMessage
 from pushes.queue_messages import parse_push_message
-
-from .conftest import push_message
+from pushes.tests.conftest import push_message
 
 
 def test_valid_message_is_parsed_with_duplicate_tokens_dropped():
