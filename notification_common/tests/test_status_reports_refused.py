@@ -1,6 +1,6 @@
 """A status report is never dropped: refused or unanswered reports stay pending until they land.
 
-The user service is a loopback stub answering the way ``users.apis.StatusReportApi`` does
+The user service is a loopback stub answering the way ``users.status_apis.StatusReportApi`` does
 (per-report ``results`` with an ``outcome``); the reporter talks real HTTP to it.
 """
 

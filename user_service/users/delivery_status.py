@@ -18,9 +18,11 @@ from datetime import datetime
 from django.db import connection, transaction
 from rest_framework import status as http
 
-from notification_common.exceptions import ApplicationError
+from notification_common.exceptions import ApplicationError, ErrorCode
 from users.constants import DeliveryStatus, StatusOutcome, UserErrorCode
 from users.models import NotificationLog, NotificationStatusEvent
+
+MAX_ERROR_LENGTH = 5000
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,20 @@ class StatusReport:
     user_id: uuid.UUID | None = None
     attempt: int | None = None
     metadata: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_validated(cls, data: dict) -> StatusReport:
+        """A report from an API's validated input."""
+        return cls(
+            notification_id=data["notification_id"],
+            status=data["status"],
+            timestamp=data["timestamp"],
+            # Long SMTP transcripts are cut, not refused: the report must not be lost.
+            error=(data.get("error") or "")[:MAX_ERROR_LENGTH],
+            user_id=data.get("user_id"),
+            attempt=data.get("attempt"),
+            metadata=data.get("metadata") or {},
+        )
 
     @property
     def key(self) -> tuple[bool, datetime]:
@@ -50,6 +66,19 @@ class StatusRecordResult:
     notification_id: uuid.UUID
     outcome: str
     status: str
+
+    def as_data(self) -> dict:
+        return {"notification_id": str(self.notification_id), "outcome": self.outcome, "status": self.status}
+
+
+@dataclass(frozen=True)
+class InvalidReport:
+    """An item of a report list that did not validate: answered as rejected, never applied.
+    ``notification_id`` is the one sent (None when the item names none or is not an object)."""
+
+    errors: dict
+    notification_id: object = None
+    item_is_object: bool = True
 
 
 @dataclass
@@ -227,3 +256,43 @@ def notification_status_record(*, channel: str, report: StatusReport) -> StatusR
     if isinstance(result, ApplicationError):
         raise result
     return result
+
+
+def notification_status_record_list(*, channel: str, items: list[StatusReport | InvalidReport]) -> dict:
+    """A batching worker's list of reports, answered per item in
+    order: ``{"accepted", "rejected", "results": [{"index", ...}]}``. The valid reports are applied
+    as one batch; the invalid ones and channel mismatches are rejected. Raises
+    ``validation_error`` (400, with the answer as data) when no report was accepted.
+    """
+    results: list[dict | None] = [None] * len(items)
+    valid: list[tuple[int, StatusReport]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, StatusReport):
+            valid.append((index, item))
+        elif item.item_is_object:
+            results[index] = {
+                "index": index,
+                "notification_id": item.notification_id,
+                "outcome": StatusOutcome.REJECTED,
+                "errors": item.errors,
+            }
+        else:
+            results[index] = {"index": index, "outcome": StatusOutcome.REJECTED, "errors": item.errors}
+    # The valid reports in one set-based transaction (three statements for any count).
+    recorded = notification_status_record_batch(channel=channel, reports=[report for _, report in valid])
+    for (index, report), result in zip(valid, recorded, strict=True):
+        if isinstance(result, ApplicationError):
+            results[index] = {
+                "index": index,
+                "notification_id": str(report.notification_id),
+                "outcome": StatusOutcome.REJECTED,
+                "error": result.code,
+                "errors": result.data,
+            }
+        else:
+            results[index] = {"index": index, **result.as_data()}
+    accepted = sum(1 for result in results if result["outcome"] != StatusOutcome.REJECTED)
+    data = {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+    if not accepted:
+        raise ApplicationError(ErrorCode.VALIDATION_ERROR, "No report in the list was valid.", data=data)
+    return data

@@ -1,14 +1,16 @@
-"""Reads of the user service."""
+"""Reads of the user service: users, devices, the notification log, and the figures and
+feeds other services read from it (the gateway's status webhooks, the admin dashboard)."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Prefetch, Q, QuerySet
+from django.db.models.functions import Now, TruncMinute
 from django.utils import timezone
 
-from notification_common.exceptions import NotFound
-from users.constants import Channel, DeliveryStatus
-from users.models import Device, NotificationLog, User
+from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
+from users.constants import Channel, DeliveryStatus, UserErrorCode
+from users.models import Device, NotificationLog, NotificationStatusEvent, User
 
 
 def _users_with_profile() -> QuerySet[User]:
@@ -26,6 +28,21 @@ def user_get(*, user_id: uuid.UUID) -> User:
     except User.DoesNotExist:
         raise NotFound("User not found.") from None
     user.active_devices = list(Device.objects.filter(user_id=user.id, active=True))
+    return user
+
+
+def user_get_for_token(*, user_id: str | None) -> User:
+    """The account behind a user token (its ``user_id`` claim): 401 when it no longer exists,
+    403 when it is deactivated."""
+    try:
+        user_uuid = uuid.UUID(user_id)
+    except (TypeError, ValueError):
+        user_uuid = None
+    user = User.objects.select_related("preferences").filter(id=user_uuid).first() if user_uuid else None
+    if user is None:
+        raise ApplicationError(ErrorCode.AUTHENTICATION_FAILED, "The account behind this token no longer exists.", 401)
+    if not user.is_active:
+        raise ApplicationError(UserErrorCode.ACCOUNT_INACTIVE, "This account is deactivated.", 403)
     return user
 
 
@@ -83,3 +100,62 @@ def user_stats() -> dict:
             "total": _notification_counts(),
         },
     }
+
+
+# --- the final-status feed (docs/api_gateway.md, "Status webhooks") ---------------------------
+# The reader keeps a cursor (received_at, id) and asks for what follows it. Only events
+# received more than ``settle_seconds`` ago (by this database's clock) are listed: a status
+# transaction that commits after a later one is still inside that window when the reader
+# passes its time, so a cursor never steps over an event that was not yet visible.
+
+
+def status_events_final_after(
+    *, after=None, after_id: int = 0, settle_seconds: float = 2.0, limit: int = 500
+) -> QuerySet[NotificationStatusEvent]:
+    settled = ExpressionWrapper(Now() - timedelta(seconds=settle_seconds), output_field=DateTimeField())
+    events = NotificationStatusEvent.objects.filter(status__in=DeliveryStatus.FINAL, received_at__lt=settled)
+    if after is not None:
+        # (received_at, id) > (after, after_id), spelled so the range on received_at uses the
+        # feed's partial index (users_nevent_final_feed_idx).
+        events = events.filter(Q(received_at__gt=after) | Q(id__gt=after_id), received_at__gte=after)
+    return (
+        events.annotate(notification_id=F("log__notification_id"), channel=F("log__channel"))
+        .order_by("received_at", "id")
+        .values("id", "notification_id", "channel", "status", "error", "timestamp", "received_at")[:limit]
+    )
+
+
+# --- the admin dashboard's time series ---------------------------------------------------------
+
+
+def delivery_series(*, minutes: int = 60, now: datetime | None = None) -> dict:
+    """Delivered and failed per minute: ``{"since", "until", "points": [{"minute", "delivered",
+    "failed"}]}``, one point per minute (oldest first, the current minute last), zeros included.
+
+    Counted from the notification log by the time of each notification's final report
+    (``last_timestamp``), narrowed first through the ``updated_at`` index: a row reaches its
+    final status no later than its last update.
+    """
+    now = (now or timezone.now()).replace(second=0, microsecond=0)
+    since = now - timedelta(minutes=minutes - 1)
+    rows = (
+        NotificationLog.objects.filter(
+            updated_at__gte=since, last_timestamp__gte=since, status__in=DeliveryStatus.FINAL
+        )
+        .annotate(minute=TruncMinute("last_timestamp"))
+        .values("minute", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts = {(row["minute"], row["status"]): row["n"] for row in rows}
+    points = []
+    for index in range(minutes):
+        minute = since + timedelta(minutes=index)
+        points.append(
+            {
+                "minute": minute.isoformat(),
+                "delivered": counts.get((minute, DeliveryStatus.DELIVERED), 0),
+                "failed": counts.get((minute, DeliveryStatus.FAILED), 0),
+            }
+        )
+    return {"since": since.isoformat(), "until": (now + timedelta(minutes=1)).isoformat(), "points": points}

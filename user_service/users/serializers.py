@@ -1,6 +1,6 @@
-"""Output shapes shared by several APIs (docs/architecture.md, "User service").
-
-Input serializers live next to the API that uses them (apis.py).
+"""Serializers shared by several APIs (docs/architecture.md, "User service"): the user as every
+caller sees it, and the preferences object registration, PATCH users/me/ and sender-managed
+users accept. The rest are nested in the API that uses them (InputSerializer, OutputSerializer).
 """
 
 import re
@@ -11,8 +11,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from users.constants import DeliveryStatus
-from users.models import NotificationLog, Preferences, User
+from users.models import Preferences, User
 
 _CLOCK_TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
 
@@ -161,45 +160,3 @@ class UserOutputSerializer(serializers.Serializer):
         if devices is None:
             devices = user.devices.filter(active=True)
         return DeviceOutputSerializer(devices, many=True).data
-
-
-def _none_if_blank(value: str) -> str | None:
-    return value or None
-
-
-class NotificationLogOutputSerializer(serializers.ModelSerializer):
-    error = serializers.SerializerMethodField()
-
-    class Meta:
-        model = NotificationLog
-        fields = [
-            "notification_id",
-            "user_id",
-            "channel",
-            "status",
-            "error",
-            "attempts",
-            "last_timestamp",
-            "created_at",
-            "updated_at",
-        ]
-
-    def get_error(self, log) -> str | None:
-        return _none_if_blank(log.error)
-
-
-class StatusEventOutputSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=DeliveryStatus.CHOICES)
-    timestamp = serializers.DateTimeField()
-    error = serializers.SerializerMethodField()
-    attempt = serializers.IntegerField(allow_null=True)
-
-    def get_error(self, event) -> str | None:
-        return _none_if_blank(event.error)
-
-
-class NotificationStatusOutputSerializer(NotificationLogOutputSerializer):
-    history = StatusEventOutputSerializer(source="events", many=True)
-
-    class Meta(NotificationLogOutputSerializer.Meta):
-        fields = [*NotificationLogOutputSerializer.Meta.fields, "history"]

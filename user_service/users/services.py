@@ -3,6 +3,7 @@
 import logging
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,6 +12,7 @@ from django.utils import timezone
 from rest_framework import status as http
 from rest_framework_simplejwt.exceptions import TokenError
 
+from notification_common import ratelimit
 from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from notification_common.user_denylist import user_denylist_add, user_denylist_remove
 from notification_common.user_snapshots import user_snapshot_forget
@@ -42,6 +44,19 @@ def _validate_password(password: str, *, user: User, field_name: str = "password
 
 
 # --- accounts ---------------------------------------------------------------------------
+
+
+def user_registration_rate_limit_enforce(*, client_ip: str | None) -> None:
+    """Count one registration from the address; 429 with Retry-After over
+    ``USER_REGISTRATION_RATE_LIMIT`` (``0`` turns it off)."""
+    limit, window = settings.USER_REGISTRATION_RATE_LIMIT
+    if limit and client_ip:
+        ratelimit.enforce(
+            f"user-register:ip:{client_ip}",
+            limit=limit,
+            window_seconds=window,
+            message="Too many registrations from this address; try again later.",
+        )
 
 
 def user_create(

@@ -1,4 +1,4 @@
-"""The final-status feed the gateway's webhook dispatcher reads (users/status_feed.py)."""
+"""The final-status feed the gateway's webhook dispatcher reads (users/selectors.py, users/status_apis.py)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta

@@ -6,7 +6,7 @@ import pytest
 
 from notification_devtools.testing import assert_envelope
 from users.models import NotificationLog
-from users.status_series import delivery_series
+from users.selectors import delivery_series
 from users.tests.factories import NotificationLogFactory
 
 pytestmark = pytest.mark.django_db
