@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from notification_common.exceptions import ApplicationError
 from notifications.models import NotificationRequest, OutboxMessage, OutboxStatus
-from notifications.services import outbox_replay, outbox_requeue
+from notifications.services.outbox_replay import outbox_replay, outbox_requeue
 
 
 class OutboxInline(admin.StackedInline):

@@ -27,13 +27,10 @@ from notifications.selectors import (
     outbox_parked_list,
 )
 from notifications.senders import sender_of
-from notifications.services import (
-    notification_accept,
-    notification_cancel,
-    notification_send_rate_limit_enforce,
-    notification_status_refresh,
-    outbox_replay,
-)
+from notifications.services.cancellation import notification_cancel
+from notifications.services.intake import notification_accept, notification_send_rate_limit_enforce
+from notifications.services.outbox_replay import outbox_replay
+from notifications.services.status import notification_status_refresh
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_MAX_LENGTH = 128

@@ -1,5 +1,5 @@
 """POST /api/v1/notifications/bulk/: up to NOTIFICATION_BULK_MAX_ITEMS notifications in one
-request, each answered on its own (notifications/bulk.py)."""
+request, each answered on its own (notifications/services/bulk.py)."""
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -11,11 +11,11 @@ from notification_common.exceptions import ApplicationError, DependencyUnavailab
 from notification_common.request_context import get_request_id
 from notification_common.schema import error_responses
 from notifications.apis import NotificationCollectionApi, NotificationOutputSerializer
-from notifications.bulk import REJECTED, SCHEDULED, notification_accept_bulk
 from notifications.external_users import recipient_user_id
 from notifications.permissions import CanSendNotifications
 from notifications.senders import sender_of
-from notifications.services import notification_send_rate_limit_enforce
+from notifications.services.bulk import REJECTED, SCHEDULED, notification_accept_bulk
+from notifications.services.intake import notification_send_rate_limit_enforce
 
 ItemInputSerializer = NotificationCollectionApi.NotificationCreateInputSerializer
 

@@ -14,8 +14,8 @@ from django.core.management import call_command
 
 from notification_common.rabbitmq import EMAIL_QUEUE
 from notification_devtools.testing.rabbit import drain
-from notifications import services
 from notifications.models import NotificationRequest, OutboxMessage
+from notifications.services import outbox as outbox_service
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,7 +104,7 @@ def test_an_accepted_request_is_published_even_if_the_database_goes_away_right_a
     post, user_service, rabbit_channel, fresh_rate_limits, database_proxy, monkeypatch
 ):
     user_id = user_service.add_user()
-    publish = services._publish
+    publish = outbox_service._publish
 
     def database_gone_then_publish(publisher, outbox):
         # Failure injection at the boundary: the database drops between the commit and the
@@ -112,13 +112,13 @@ def test_an_accepted_request_is_published_even_if_the_database_goes_away_right_a
         database_proxy.cut()
         publish(publisher, outbox)
 
-    monkeypatch.setattr(services, "_publish", database_gone_then_publish)
+    monkeypatch.setattr(outbox_service, "_publish", database_gone_then_publish)
 
     response = post(notification_body(user_id, request_id="gone-after-commit"))
 
     assert response.status_code == 202, response.text  # committed before the outage: accepted
     notification_id = response.json()["data"]["notification_id"]
-    monkeypatch.setattr(services, "_publish", publish)
+    monkeypatch.setattr(outbox_service, "_publish", publish)
     database_proxy.restore()
 
     # The row stayed unmarked, so the relay publishes it again: a duplicate copy with the same

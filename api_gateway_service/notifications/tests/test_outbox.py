@@ -17,7 +17,7 @@ from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
 from notifications.models import OutboxMessage
 from notifications.senders import Sender
-from notifications.services import notification_accept
+from notifications.services.intake import notification_accept
 from notifications.tests.conftest import notification_body
 from notifications.tests.factories import NotificationRequestFactory, OutboxMessageFactory
 

@@ -18,9 +18,9 @@ from django.utils import timezone
 from notification_common.rabbitmq import EMAIL_QUEUE, EXCHANGE
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
-from notifications import services
 from notifications.models import OutboxMessage, OutboxStatus
-from notifications.services import outbox_publish
+from notifications.services import outbox as outbox_service
+from notifications.services.outbox import outbox_publish
 from notifications.tests.factories import OutboxMessageFactory
 
 pytestmark = pytest.mark.django_db
@@ -124,7 +124,7 @@ def test_backoff_doubles_per_refusal_up_to_the_cap(settings):
     settings.OUTBOX_RETRY_BASE_SECONDS = 2
     settings.OUTBOX_RETRY_MAX_SECONDS = 10
 
-    delays = [services.outbox_retry_delay(failed_attempts=n) for n in range(1, 6)]
+    delays = [outbox_service.outbox_retry_delay(failed_attempts=n) for n in range(1, 6)]
 
     assert delays == [2, 4, 8, 10, 10]
 
@@ -136,7 +136,7 @@ def test_a_row_due_again_is_retried_by_the_relay(rabbit_channel, settings):
     # Its backoff has run out: the relay asks the database with its own clock.
     later = timezone.now() + timedelta(seconds=61)
 
-    services.outbox_relay_batch(batch_size=10, grace_seconds=0, now=later)
+    outbox_service.outbox_relay_batch(batch_size=10, grace_seconds=0, now=later)
 
     poison.refresh_from_db()
     assert poison.failed_attempts == 2
@@ -201,7 +201,7 @@ def test_a_broker_outage_counts_against_no_row_and_parks_nothing(settings, retry
 
 def test_a_refused_publish_after_commit_does_not_send_other_requests_to_the_relay(rabbit_channel, settings):
     settings.OUTBOX_PUBLISH_BACKOFF_SECONDS = 60
-    services._publish_paused_until.clear()
+    outbox_service._publish_paused_until.clear()
     poison = OutboxMessageFactory(routing_key=UNROUTABLE)
     good = OutboxMessageFactory()
 

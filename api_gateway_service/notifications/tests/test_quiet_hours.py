@@ -13,7 +13,8 @@ from notification_devtools.testing.rabbit import drain
 from notifications.models import OutboxMessage
 from notifications.quiet_hours import quiet_hours_end
 from notifications.senders import Sender
-from notifications.services import notification_accept, outbox_relay_batch
+from notifications.services.intake import notification_accept
+from notifications.services.outbox import outbox_relay_batch
 from notifications.tests.conftest import notification_body
 
 NIGHT = {"start": "22:00", "end": "07:00"}

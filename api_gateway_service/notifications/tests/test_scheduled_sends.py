@@ -21,11 +21,13 @@ from notification_common.api_keys import hash_api_key
 from notification_common.rabbitmq import EMAIL_QUEUE, get_publisher
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
-from notifications import services
 from notifications.health import check_outbox
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.senders import Sender
-from notifications.services import notification_accept, notification_cancel, outbox_relay_batch
+from notifications.services import outbox as outbox_service
+from notifications.services.cancellation import notification_cancel
+from notifications.services.intake import notification_accept
+from notifications.services.outbox import outbox_relay_batch
 from notifications.tests.conftest import NOTIFICATIONS_URL, notification_body
 from notifications.tests.factories import OutboxMessageFactory
 
@@ -451,7 +453,7 @@ def test_cancel_while_the_scheduler_publishes_waits_and_answers_already_publishe
             go.wait(10)
             return self.real.publish(*args, **kwargs)
 
-    monkeypatch.setattr(services, "get_publisher", HeldPublisher)
+    monkeypatch.setattr(outbox_service, "get_publisher", HeldPublisher)
     outcome = {}
 
     def scheduler():

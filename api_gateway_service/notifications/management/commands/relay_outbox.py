@@ -18,7 +18,7 @@ from django.db import close_old_connections
 
 from notification_common.conf import common_settings
 from notification_common.rabbitmq import connect, declare_topology
-from notifications.services import outbox_relay_batch
+from notifications.services.outbox import outbox_relay_batch
 
 logger = logging.getLogger("notifications.relay")
 

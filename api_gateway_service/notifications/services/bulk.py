@@ -26,15 +26,17 @@ from notifications.clients import template_facts_get, user_get, users_get_many
 from notifications.constants import ROUTING_KEYS, TRACE_ID_HEADER, GatewayErrorCode, NotificationStatus
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.senders import Sender
-from notifications.services import (
-    _REFUSALS_WORTH_A_FRESH_LOOK,
+from notifications.services.eligibility import (
+    REFUSALS_WORTH_A_FRESH_LOOK,
+    notification_recipient,
+    notification_sender_authorize,
+)
+from notifications.services.intake import (
     AcceptedNotification,
     notification_accept,
     notification_message,
     notification_quiet_hours_deferral,
-    notification_recipient,
     notification_request_hash,
-    notification_sender_authorize,
     send_at_validate,
 )
 
@@ -168,7 +170,7 @@ def notification_accept_bulk(
             try:
                 candidate.recipient = notification_recipient(user=user, notification_type=kind, template=template)
             except ApplicationError as refusal:
-                if refusal.code not in _REFUSALS_WORTH_A_FRESH_LOOK:
+                if refusal.code not in REFUSALS_WORTH_A_FRESH_LOOK:
                     raise
                 candidate.recipient = notification_recipient(
                     user=user_get(user_id=user_id, fresh=True), notification_type=kind, template=template
