@@ -5,10 +5,9 @@ from notification_common.rabbitmq import EMAIL_QUEUE  # noqa: F401 - re-exported
 MESSAGE_SCHEMA = 1
 STATUS_REPORT_CHANNEL = "email"
 NOTIFICATION_ID_HEADER = "X-Notification-ID"
-# Redis key (no cache prefix) holding the unix time of the consumer loop's last turn; the
+# Redis key (no cache prefix) of the consumer's heartbeat (notification_common.heartbeat); the
 # HTTP health check runs in another process, so a file next to the consumer would not do.
 HEARTBEAT_KEY = "email_service:consumer:heartbeat"
-HEARTBEAT_TTL_SECONDS = 600
 
 
 class DeliveryStatus:

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import collections
 import logging
-import time
 
 from django.conf import settings
 
 from emails.clients import TemplateRenderer
-from emails.constants import EMAIL_QUEUE, STATUS_REPORT_CHANNEL, DeliveryStatus
-from emails.heartbeat import heartbeat_write
+from emails.constants import EMAIL_QUEUE, HEARTBEAT_KEY, STATUS_REPORT_CHANNEL, DeliveryStatus
 from emails.queue_messages import EmailRequest, notification_id_of, parse_email_request
 from emails.selectors import email_unreported_list
 from emails.services import email_batch_deliver, email_mark_failed, email_mark_reported
@@ -35,8 +33,6 @@ from notification_common.status_reports import STATUS_DELIVERED, STATUS_FAILED, 
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 2.0
-
 
 def _user_id(message: ConsumedMessage) -> str | None:
     value = message.body.get("user_id") if isinstance(message.body, dict) else None
@@ -51,6 +47,8 @@ def _template_breaker(renderer):
 
 class EmailConsumer(BaseConsumer):
     queue = EMAIL_QUEUE
+    # Beaten by the base class's loop (notification_common.heartbeat); read by health, stats, /metrics.
+    heartbeat_key = HEARTBEAT_KEY
 
     def __init__(
         self,
@@ -83,7 +81,6 @@ class EmailConsumer(BaseConsumer):
         # Filled by the reporter's thread, written to the database by the consumer's thread
         # (one database connection; a lost mark only means one harmless repeated report).
         self._acknowledged_reports: collections.deque[tuple[str, str]] = collections.deque()
-        self._beat_at = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def run(self, *, max_messages: int | None = None, idle_timeout: float | None = None) -> int:
@@ -98,11 +95,7 @@ class EmailConsumer(BaseConsumer):
             self._store_acknowledged_reports()
 
     def on_loop(self) -> None:
-        # Called by the base class on every turn of its loop, busy or idle.
-        now = time.monotonic()
-        if now - self._beat_at >= HEARTBEAT_SECONDS:
-            self._beat_at = now
-            heartbeat_write(state=self.state.as_dict())
+        # Called by the base class on every turn of its loop, busy or idle (after its heartbeat).
         self._store_acknowledged_reports()
 
     def blocking_dependency(self) -> BlockingDependency | None:

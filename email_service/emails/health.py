@@ -5,8 +5,9 @@ import threading
 
 from django.conf import settings
 
-from emails.heartbeat import heartbeat_read
+from emails.constants import HEARTBEAT_KEY
 from notification_common.conf import common_settings
+from notification_common.heartbeat import heartbeat_read
 
 
 def check_consumer() -> dict:
@@ -17,7 +18,7 @@ def check_consumer() -> dict:
     instead of spending their retries), so a 503 would only get a working process restarted;
     the outage itself shows in the dependency's own check (``smtp``) and in /metrics.
     """
-    beat = heartbeat_read()
+    beat = heartbeat_read(HEARTBEAT_KEY)
     age = None if beat is None else beat["age_seconds"]
     max_age = settings.EMAIL_HEARTBEAT_MAX_AGE_SECONDS
     result = {"heartbeat_age_seconds": age, "max_age_seconds": max_age}

@@ -5,10 +5,10 @@ from datetime import timedelta
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from emails.constants import DeliveryStatus
-from emails.heartbeat import heartbeat_age_seconds
+from emails.constants import HEARTBEAT_KEY, DeliveryStatus
 from emails.models import EmailNotification
 from notification_common.exceptions import NotFound
+from notification_common.heartbeat import heartbeat_age_seconds
 
 
 def email_list(*, filters: dict | None = None):
@@ -44,7 +44,7 @@ def email_stats(*, now=None) -> dict:
     now = now or timezone.now()
     queryset = EmailNotification.objects.all()
     try:
-        heartbeat_age = heartbeat_age_seconds()
+        heartbeat_age = heartbeat_age_seconds(HEARTBEAT_KEY)
     except Exception:  # noqa: BLE001 - stats still answer when Redis is down
         heartbeat_age = None
     return {

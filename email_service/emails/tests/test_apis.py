@@ -122,12 +122,13 @@ def test_detail_with_a_sender_key_is_forbidden(api_client, sender_key):
 
 # -- stats ------------------------------------------------------------------------------------
 def test_stats_count_by_status_for_last_hour_day_and_total_with_the_heartbeat(internal_client, redis_client):
-    from emails.heartbeat import heartbeat_write
+    from emails.constants import HEARTBEAT_KEY
+    from notification_common.heartbeat import heartbeat_write
 
     DeliveredEmailFactory.create_batch(2)
     old = EmailNotificationFactory(status=DeliveryStatus.FAILED)
     EmailNotification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=3))
-    heartbeat_write()
+    heartbeat_write(HEARTBEAT_KEY, name="EmailConsumer:email.queue")
 
     body = assert_envelope(internal_client.get("/api/v1/emails/stats/"), status=200)
 

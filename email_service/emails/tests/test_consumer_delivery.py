@@ -143,12 +143,24 @@ def test_unreported_outcomes_are_reported_again_when_the_consumer_starts(make_co
 
 
 def test_the_consumer_writes_a_heartbeat_to_redis(make_consumer, redis_client):
-    from emails.heartbeat import heartbeat_age_seconds
+    from emails.constants import HEARTBEAT_KEY
+    from notification_common.heartbeat import heartbeat_age_seconds
 
     make_consumer().run(idle_timeout=0.3)
 
-    assert heartbeat_age_seconds() is not None
-    assert heartbeat_age_seconds() < 5
+    assert heartbeat_age_seconds(HEARTBEAT_KEY) is not None
+    assert heartbeat_age_seconds(HEARTBEAT_KEY) < 5
+
+
+def test_the_consumer_also_touches_its_heartbeat_file_when_given_one(make_consumer, redis_client, tmp_path):
+    # Given the per-process liveness probe's file (consume_emails --heartbeat-file)
+    path = tmp_path / "beat"
+
+    # When a consumer runs
+    make_consumer(heartbeat_path=str(path)).run(idle_timeout=0.3)
+
+    # Then it touched the file, as well as writing its Redis heartbeat
+    assert path.exists()
 
 
 def test_message_without_optional_fields_uses_the_default_language(make_consumer, publish_email, template_service):

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from emails.constants import AttemptOutcome, DeliveryStatus
-from emails.heartbeat import heartbeat_read
+from emails.constants import HEARTBEAT_KEY, AttemptOutcome, DeliveryStatus
 from emails.models import EmailAttempt, EmailNotification
 from emails.tests.conftest import header, run_in_thread, wait_until
 from notification_common.circuit import CircuitBreaker
+from notification_common.heartbeat import heartbeat_read
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
 from notification_devtools.loopback.smtp import LoopbackSMTPServer
 from notification_devtools.testing.rabbit import drain
@@ -85,7 +85,9 @@ def test_open_smtp_circuit_pauses_the_consumer_then_it_resumes_and_delivers_once
     try:
         # Then it pauses on smtp: its heartbeat says so, the message stays in the queue and
         # nothing was claimed, sent or counted as an attempt
-        beat = wait_until(lambda: (heartbeat_read() or {}).get("paused") and heartbeat_read(), timeout=10)
+        beat = wait_until(
+            lambda: (heartbeat_read(HEARTBEAT_KEY) or {}).get("paused") and heartbeat_read(HEARTBEAT_KEY), timeout=10
+        )
         assert beat["dependency"] == "smtp" and beat["queue"] == EMAIL_QUEUE
         assert rabbit_channel.queue_declare(EMAIL_QUEUE, passive=True).method.message_count == 1
         assert smtp_server.messages == []

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from emails.heartbeat import heartbeat_write
+from emails.constants import HEARTBEAT_KEY
+from notification_common.heartbeat import heartbeat_write
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.service_contract import *  # noqa: F403
 
@@ -16,7 +17,7 @@ EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "status_reports", "consumer"
 
 @pytest.fixture
 def consumer_alive(redis_client):
-    heartbeat_write()
+    heartbeat_write(HEARTBEAT_KEY, name="EmailConsumer:email.queue")
 
 
 def test_health_answers_503_naming_smtp_when_the_smtp_server_is_down(
@@ -45,7 +46,9 @@ def test_health_answers_503_naming_the_consumer_without_a_heartbeat(
 
 
 def test_health_answers_503_when_the_heartbeat_is_stale(api_client, smtp_server, redis_client, settings, internal_key):
-    heartbeat_write(now=time.time() - settings.EMAIL_HEARTBEAT_MAX_AGE_SECONDS - 5)
+    heartbeat_write(
+        HEARTBEAT_KEY, name="EmailConsumer:email.queue", now=time.time() - settings.EMAIL_HEARTBEAT_MAX_AGE_SECONDS - 5
+    )
 
     body = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=503)
 
