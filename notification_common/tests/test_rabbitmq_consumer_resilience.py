@@ -21,8 +21,7 @@ from notification_common.rabbitmq import (
 )
 from notification_common.rabbitmq.topology import delay_tier_limit
 from notification_devtools.testing.waiting import wait_until
-
-from .test_rabbitmq_consumer import RecordingConsumer, fail_first_attempt, failed_messages
+from tests.test_rabbitmq_consumer import RecordingConsumer, fail_first_attempt, failed_messages
 
 pytest_plugins = ["tests.rabbit_helpers"]
 

@@ -14,8 +14,8 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .connection import connect
-    from .consumed import (
+    from notification_common.rabbitmq.connection import connect
+    from notification_common.rabbitmq.consumed import (
         BlockingDependency,
         ConsumedMessage,
         MalformedMessage,
@@ -24,11 +24,11 @@ if TYPE_CHECKING:
         caused_by_open_circuit,
         open_circuit_of,
     )
-    from .consumer import QueueConsumer
-    from .publisher import Publisher, PublishError, PublishRejected, get_publisher
-    from .retrying_consumer import BaseConsumer
-    from .storing_consumer import StoringConsumer
-    from .topology import (
+    from notification_common.rabbitmq.consumer import QueueConsumer
+    from notification_common.rabbitmq.publisher import Publisher, PublishError, PublishRejected, get_publisher
+    from notification_common.rabbitmq.retrying_consumer import BaseConsumer
+    from notification_common.rabbitmq.storing_consumer import StoringConsumer
+    from notification_common.rabbitmq.topology import (
         EMAIL_QUEUE,
         EXCHANGE,
         FAILED_PARKED_QUEUE,
@@ -114,7 +114,7 @@ def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(importlib.import_module(f"notification_common.rabbitmq.{module}"), name)
     globals()[name] = value
     return value
 

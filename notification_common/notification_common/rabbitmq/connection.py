@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pika
 
-from .topology import default_url
+from notification_common.rabbitmq.topology import default_url
 
 __all__ = ["connect"]
 

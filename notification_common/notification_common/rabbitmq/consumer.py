@@ -47,9 +47,8 @@ import pika.exceptions
 from prometheus_client import Counter, Histogram
 
 from notification_common.heartbeat import Heartbeat
-
-from .connection import connect
-from .consumed import (
+from notification_common.rabbitmq.connection import connect
+from notification_common.rabbitmq.consumed import (
     FIRST_ATTEMPT_HEADER,
     NOT_BEFORE_HEADER,
     BlockingDependency,
@@ -61,7 +60,7 @@ from .consumed import (
     _str_or_none,
     _unix_or_none,
 )
-from .topology import (
+from notification_common.rabbitmq.topology import (
     declare_topology,
 )
 

@@ -16,8 +16,8 @@ from typing import Any, Self
 import pika
 import pika.exceptions
 
-from .connection import connect
-from .topology import EXCHANGE, default_url
+from notification_common.rabbitmq.connection import connect
+from notification_common.rabbitmq.topology import EXCHANGE, default_url
 
 __all__ = ["PublishError", "PublishRejected", "Publisher", "encode_body", "get_publisher"]
 

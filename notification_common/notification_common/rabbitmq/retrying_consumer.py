@@ -11,7 +11,7 @@ import time
 import pika
 import pika.exceptions
 
-from .consumed import (
+from notification_common.rabbitmq.consumed import (
     FIRST_ATTEMPT_HEADER,
     NOT_BEFORE_HEADER,
     ConsumedMessage,
@@ -23,7 +23,7 @@ from .consumed import (
     _reason,
     caused_by_open_circuit,
 )
-from .consumer import (
+from notification_common.rabbitmq.consumer import (
     _BROKER_ERRORS,
     HANDLE_SECONDS,
     MESSAGES,
@@ -31,7 +31,7 @@ from .consumer import (
     _refresh_thread_database_connections,
     logger,
 )
-from .topology import (
+from notification_common.rabbitmq.topology import (
     EXCHANGE,
     FAILED_QUEUE,
     WORK_QUEUES,

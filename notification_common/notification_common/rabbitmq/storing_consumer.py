@@ -7,9 +7,9 @@ from __future__ import annotations
 import pika
 import pika.exceptions
 
-from .consumed import ConsumedMessage, _Delivery, _reason
-from .consumer import _BROKER_ERRORS, MESSAGES, QueueConsumer, logger
-from .topology import (
+from notification_common.rabbitmq.consumed import ConsumedMessage, _Delivery, _reason
+from notification_common.rabbitmq.consumer import _BROKER_ERRORS, MESSAGES, QueueConsumer, logger
+from notification_common.rabbitmq.topology import (
     EXCHANGE,
     FAILED_PARKED_QUEUE,
 )

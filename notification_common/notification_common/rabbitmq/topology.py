@@ -199,7 +199,7 @@ def declare_topology(channel, *, queue_type_name: str | None = None) -> None:
 
 def declare_topology_from_url(url: str | None = None) -> list[str]:
     """Open a connection, declare the topology, close.  Returns the declared queue names."""
-    from .connection import connect
+    from notification_common.rabbitmq.connection import connect
 
     connection = connect(url, connection_attempts=3)
     try:
@@ -225,7 +225,7 @@ def queue_depths(channel) -> dict[str, dict]:
 
 def queue_depths_from_url(url: str | None = None) -> dict[str, dict]:
     """:func:`queue_depths` on a connection of its own."""
-    from .connection import connect
+    from notification_common.rabbitmq.connection import connect
 
     connection = connect(url)
     try:

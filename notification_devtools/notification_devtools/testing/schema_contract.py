@@ -1,8 +1,9 @@
 """Tests every service runs against its own OpenAPI schema: the schema tells the truth.
 
-A service's ``tests/test_schema_contract.py`` imports them (``from ...schema_contract import *``),
-like ``service_contract.py``. The schema is the one the service serves (``/api/schema/``),
-post-processed by ``notification_common.schema.postprocess_envelope``. Two kinds of proof:
+A service's ``tests/test_schema_contract.py`` imports them
+(``from notification_devtools.testing.schema_contract import *``), like ``service_contract.py``.
+The schema is the one the service serves (``/api/schema/``), post-processed by
+``notification_common.schema.postprocess_envelope``. Two kinds of proof:
 
 - ``SchemaValidator.assert_conforms(response)``: a strict check of one real response (status
   documented, body valid against the OpenAPI schema with no undocumented fields). The services'

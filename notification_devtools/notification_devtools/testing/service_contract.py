@@ -1,8 +1,9 @@
 """Tests every service must pass: health, liveness, metrics, OpenAPI, request ids, 404s.
 
-A service's ``tests/test_health.py`` imports them (``from ...service_contract import *``)
-and defines two fixtures: ``expected_health_checks`` (the set of checks its health lists)
-and, when it has dependencies of its own (a consumer heartbeat, SMTP), ``healthy_service``
+A service's ``tests/test_health.py`` imports them
+(``from notification_devtools.testing.service_contract import *``) and defines two fixtures:
+``expected_health_checks`` (the set of checks its health lists) and, when it has dependencies
+of its own (a consumer heartbeat, SMTP), ``healthy_service``
 which makes them healthy for the duration of a test.
 """
 
