@@ -104,7 +104,7 @@ class UsersApi(PerMethodAccessMixin, APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        users = selectors.user_list(search=filters.validated_data.get("search", ""))
+        users = selectors.user_list(filters=filters.validated_data)
         return paginate(users, request, UserOutputSerializer)
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from users.constants import Channel, DeliveryStatus, UserErrorCode
+from users.filters import NotificationLogFilter, UserFilter
 from users.models import Device, NotificationLog, NotificationStatusEvent, User
 
 
@@ -46,25 +47,19 @@ def user_get_for_token(*, user_id: str | None) -> User:
     return user
 
 
-def user_list(*, search: str = "") -> QuerySet[User]:
-    users = _users_with_profile()
-    search = search.strip()
-    if search:
-        users = users.filter(Q(email__icontains=search) | Q(name__icontains=search))
-    return users.order_by("-created_at", "id")
+def user_list(*, filters: dict | None = None) -> QuerySet[User]:
+    """``filters``: ``search`` (in email and name), users.filters.UserFilter."""
+    return UserFilter(filters, _users_with_profile()).qs.order_by("-created_at", "id")
 
 
 def device_list(*, user_id: uuid.UUID) -> QuerySet[Device]:
     return Device.objects.filter(user_id=user_id).order_by("-last_seen", "id")
 
 
-def notification_log_list(*, user_id: uuid.UUID, channel: str = "", status: str = "") -> QuerySet[NotificationLog]:
+def notification_log_list(*, user_id: uuid.UUID, filters: dict | None = None) -> QuerySet[NotificationLog]:
+    """``filters``: ``channel``, ``status``, users.filters.NotificationLogFilter."""
     logs = NotificationLog.objects.filter(user_id=user_id)
-    if channel:
-        logs = logs.filter(channel=channel)
-    if status:
-        logs = logs.filter(status=status)
-    return logs.order_by("-created_at", "-id")
+    return NotificationLogFilter(filters, logs).qs.order_by("-created_at", "-id")
 
 
 def notification_status_get(*, notification_id: uuid.UUID) -> NotificationLog:

@@ -142,11 +142,7 @@ class UserNotificationsApi(APIView):
     def get(self, request, user_id):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        logs = selectors.notification_log_list(
-            user_id=user_id,
-            channel=filters.validated_data.get("channel", ""),
-            status=filters.validated_data.get("status", ""),
-        )
+        logs = selectors.notification_log_list(user_id=user_id, filters=filters.validated_data)
         return paginate(logs, request, NotificationLogOutputSerializer)
 
 
