@@ -1,12 +1,9 @@
-"""The gateway's HTTP API: accept, read and list notifications; stats and parked outbox rows for admins."""
-
-import json
-import re
-from datetime import datetime
+"""The gateway's HTTP API on notifications: accept, list, read and cancel a sender's own;
+stats for the admin dashboard. Bulk intake, the outbox and the message log have their own
+modules (bulk_apis.py, outbox_apis.py, message_log_apis.py)."""
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
@@ -19,85 +16,16 @@ from notification_common.request_context import get_request_id
 from notification_common.schema import error_responses
 from notifications.constants import NotificationStatus, NotificationType
 from notifications.external_users import recipient_user_id
+from notifications.fields import BoundedJSONObjectField, RFC3339DateTimeField
 from notifications.permissions import CanSendNotifications
-from notifications.selectors import (
-    notification_get_for_sender,
-    notification_list,
-    notification_stats,
-    outbox_parked_list,
-)
+from notifications.selectors import notification_get_for_sender, notification_list, notification_stats
 from notifications.senders import sender_of
 from notifications.services.cancellation import notification_cancel
 from notifications.services.intake import notification_accept, notification_send_rate_limit_enforce
-from notifications.services.outbox_replay import outbox_replay
 from notifications.services.status import notification_status_refresh
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REQUEST_ID_MAX_LENGTH = 128
-
-
-@extend_schema_field(OpenApiTypes.OBJECT)
-class BoundedJSONObjectField(serializers.Field):
-    """A JSON object with at most NOTIFICATION_OBJECT_MAX_KEYS keys and MAX_BYTES serialized."""
-
-    default_error_messages = {
-        "not_object": "Must be a JSON object.",
-        "too_many_keys": "Must have at most {max_keys} keys (got {keys}).",
-        "too_large": "Must be at most {max_bytes} bytes as JSON (got {size}).",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, dict):
-            self.fail("not_object")
-        max_keys = settings.NOTIFICATION_OBJECT_MAX_KEYS
-        if len(data) > max_keys:
-            self.fail("too_many_keys", max_keys=max_keys, keys=len(data))
-        max_bytes = settings.NOTIFICATION_OBJECT_MAX_BYTES
-        size = len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-        if size > max_bytes:
-            self.fail("too_large", max_bytes=max_bytes, size=size)
-        return data
-
-    def to_representation(self, value):
-        return value
-
-
-# RFC 3339 date-time: a full date and time with seconds and an explicit offset (or Z).
-# Python's fromisoformat alone would also take a date, a naive time or the basic format.
-_RFC3339_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?P<fraction>\.\d+)?(?P<offset>[Zz]|[+-]\d{2}:\d{2})$"
-)
-
-
-@extend_schema_field(OpenApiTypes.DATETIME)
-class RFC3339DateTimeField(serializers.Field):
-    """An RFC 3339 date-time with an offset or Z, as an aware datetime.
-
-    Only the form is checked here; the window (future, at most NOTIFICATION_SEND_AT_MAX_DAYS
-    ahead) is the service's, after the idempotency lookup.
-    """
-
-    default_error_messages = {
-        "invalid": "Must be an RFC 3339 date-time with an offset or Z, such as 2026-12-01T18:30:00Z.",
-    }
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        match = _RFC3339_DATE_TIME.match(data)
-        if not match:
-            self.fail("invalid")
-        text = data
-        fraction = match.group("fraction")
-        if fraction and len(fraction) > 7:  # Python keeps microseconds; RFC 3339 allows more digits
-            text = text.replace(fraction, fraction[:7], 1)
-        try:
-            return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
-        except ValueError:  # 2026-02-30, hour 25, a leap second
-            self.fail("invalid")
-
-    def to_representation(self, value):
-        return serializers.DateTimeField().to_representation(value)
 
 
 class NotificationOutputSerializer(serializers.Serializer):
@@ -312,49 +240,3 @@ class NotificationStatsApi(APIView):
     @extend_schema(operation_id="notification_stats", responses=NotificationStatsOutputSerializer)
     def get(self, request):
         return ok(self.NotificationStatsOutputSerializer(notification_stats()).data)
-
-
-class OutboxMessageOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    notification_id = serializers.UUIDField()
-    notification_type = serializers.CharField(source="notification.notification_type")
-    routing_key = serializers.CharField()
-    status = serializers.CharField()
-    priority = serializers.IntegerField()
-    body = serializers.JSONField()
-    headers = serializers.JSONField()
-    attempts = serializers.IntegerField()
-    failed_attempts = serializers.IntegerField()
-    last_error = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    next_attempt_at = serializers.DateTimeField(allow_null=True)
-    parked_at = serializers.DateTimeField(allow_null=True)
-    published_at = serializers.DateTimeField(allow_null=True)
-    replayed_at = serializers.DateTimeField(allow_null=True)
-    replay_count = serializers.IntegerField()
-
-
-class OutboxParkedListApi(APIView):
-    """Outbox rows the broker kept refusing, set aside by the relay (internal keys only)."""
-
-    permission_classes = [IsInternal]
-
-    @extend_schema(operation_id="outbox_parked_list", responses=OutboxMessageOutputSerializer(many=True))
-    def get(self, request):
-        queryset = outbox_parked_list().select_related("notification")
-        return paginate(queryset, request, OutboxMessageOutputSerializer)
-
-
-class OutboxReplayApi(APIView):
-    """Give a parked row back to the relay, once (409 when not parked or replayed before)."""
-
-    permission_classes = [IsInternal]
-
-    @extend_schema(
-        operation_id="outbox_replay",
-        request=None,
-        responses={200: OutboxMessageOutputSerializer, **error_responses(409)},
-    )
-    def post(self, request, notification_id: str):
-        row = outbox_replay(notification_id=notification_id)
-        return ok(OutboxMessageOutputSerializer(row).data, message="Replayed: the relay publishes it shortly.")

@@ -5,11 +5,10 @@ from notifications.apis import (
     NotificationCollectionApi,
     NotificationDetailApi,
     NotificationStatsApi,
-    OutboxParkedListApi,
-    OutboxReplayApi,
 )
 from notifications.bulk_apis import NotificationBulkCreateApi
 from notifications.message_log_apis import MessageLogSearchApi
+from notifications.outbox_apis import OutboxParkedListApi, OutboxReplayApi
 
 urlpatterns = [
     path("message-log/", MessageLogSearchApi.as_view(), name="message-log"),
