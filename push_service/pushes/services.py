@@ -8,7 +8,7 @@ One call of :func:`push_batch_deliver` handles a batch of queue messages:
    left ``sending`` get ``failed``/``outcome_unknown`` (never sent twice); pick the devices
    still ``pending``;
 3. render (stored after the first time, so retries send the same push), validate;
-4. just before each device's request is written (the wire hook of ``fcm.py``), renew the
+4. just before each device's request is written (the wire hook of ``transport.py``), renew the
    lease and mark that device ``sending`` in one conditional commit (nothing is sent if the
    claim was taken over);
 5. send through FCM, then record each device's result in its own transaction, only with the
@@ -53,10 +53,10 @@ from pushes.constants import (
     STATUS_FAILED,
     STATUS_PENDING,
 )
-from pushes.fcm import DEACTIVATE, SENT, TRANSIENT, FcmUnavailable, PushService, SendJob, TokenOutcome
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.payloads import PayloadError, PushPayload, build_payload
 from pushes.queue_messages import PushRequest
+from pushes.transport import DEACTIVATE, SENT, TRANSIENT, FcmUnavailable, PushService, SendJob, TokenOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -384,7 +384,7 @@ def _apply_render(item: _Work, rendered) -> None:
 
 
 def _mark_sending_at_the_wire(item: _Work, lease_seconds: float):
-    """The hook the send thread runs just before a device's request is written (fcm.py's
+    """The hook the send thread runs just before a device's request is written (transport.py's
     wire adapter): that device, and only it, becomes ``sending``, in its own commit. A worker
     killed with requests still waiting in the send pool, or still being prepared, leaves those
     devices ``pending`` (sent by the next claim), so only requests really on the wire can end

@@ -23,9 +23,9 @@ from notification_devtools.testing.http import StubHTTPServer
 from notification_devtools.testing.rabbit import drain
 from notification_devtools.testing.templates import TemplateServiceStub
 from pushes.clients import DeviceDeactivator, TemplateRenderer
-from pushes.consumers import PushConsumer
-from pushes.fcm import PushService
+from pushes.consumer import PushConsumer
 from pushes.services import DeliveryDependencies, push_deactivations_mark_done, push_reports_mark_sent
+from pushes.transport import PushService
 
 STATUS_PATH = "/api/v1/push/status/"
 DEACTIVATE_PATH = "/api/v1/devices/deactivate/"

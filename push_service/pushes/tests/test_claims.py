@@ -18,12 +18,12 @@ from django.utils import timezone
 from notification_devtools.testing.rabbit import drain
 from pushes.clients import TemplateRenderer
 from pushes.constants import ERROR_OUTCOME_UNKNOWN
-from pushes.consumers import PushConsumer
-from pushes.fcm import PushService
+from pushes.consumer import PushConsumer
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.services import DeliveryDependencies, push_mark_failed
 from pushes.tests.conftest import push_message, wait_until
 from pushes.tests.factories import PushNotificationFactory
+from pushes.transport import PushService
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

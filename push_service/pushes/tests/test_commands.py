@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 
 from notification_common.rabbitmq import PUSH_QUEUE, Publisher
 from pushes import heartbeat
-from pushes.consumers import build_push_consumer, start_push_consumer
+from pushes.consumer import build_push_consumer, start_push_consumer
 from pushes.tests.conftest import push_message
 from pushes.tests.factories import PushDeviceResultFactory, PushNotificationFactory
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from pushes.consumers import build_push_consumer, start_push_consumer
+from pushes.consumer import build_push_consumer, start_push_consumer
 
 
 class Command(BaseCommand):

@@ -29,7 +29,6 @@ from notification_common.rabbitmq import (
 from notification_common.status_reports import STATUS_FAILED, StatusReporter
 from pushes import heartbeat
 from pushes.clients import DeviceDeactivator, TemplateRenderer
-from pushes.fcm import PushService
 from pushes.queue_messages import PushRequest, parse_push_message
 from pushes.services import (
     DeliveryDependencies,
@@ -39,6 +38,7 @@ from pushes.services import (
     push_reports_mark_sent,
     push_unsent_followups_requeue,
 )
+from pushes.transport import PushService
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ from firebase_admin import messaging
 from notification_common.circuit import CircuitBreaker
 from notification_devtools.loopback.fcm import LoopbackFCMServer
 from notification_devtools.testing.network import LOOPBACK_HOSTS, guard_loopback_only
-from pushes.fcm import (
+from pushes.payloads import build_payload
+from pushes.transport import (
     DEACTIVATE,
     PERMANENT,
     SDK_RETRIES,
@@ -22,7 +23,6 @@ from pushes.fcm import (
     SendJob,
     point_sdk_at_fcm_endpoint,
 )
-from pushes.payloads import build_payload
 
 PAYLOAD = build_payload(notification_id="n-1", title="Hi", body="There", data={"k": "v"})
 
