@@ -1,4 +1,4 @@
-"""Reads of the admin service's own tables."""
+"""Reads of the admin service's own tables (list filters: filters.py)."""
 
 from datetime import datetime
 
@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 from notification_common.exceptions import NotFound
 from notification_common.redis_client import get_redis
 from platform_admin.constants import REDIS_API_KEY_LAST_USED
+from platform_admin.filters import ApiKeyFilter, AuditFilter, DeadLetterFilter
 from platform_admin.models import ApiKey, AuditEntry, DeadLetter
 
 
@@ -21,17 +22,8 @@ def _get(model, pk, label: str):
 
 
 def api_key_list(*, filters: dict | None = None) -> QuerySet[ApiKey]:
-    filters = filters or {}
     queryset = ApiKey.objects.select_related("created_by").order_by("-created_at")
-    if filters.get("revoked") is True:
-        queryset = queryset.filter(revoked_at__isnull=False)
-    elif filters.get("revoked") is False:
-        queryset = queryset.filter(revoked_at__isnull=True)
-    if filters.get("scope"):
-        queryset = queryset.filter(scopes__contains=[filters["scope"]])
-    if filters.get("search"):
-        queryset = queryset.filter(Q(name__icontains=filters["search"]) | Q(prefix__startswith=filters["search"]))
-    return queryset
+    return ApiKeyFilter(filters or {}, queryset=queryset).qs
 
 
 def api_key_get(*, api_key_id) -> ApiKey:
@@ -58,21 +50,7 @@ def api_key_last_used(api_key: ApiKey, pending: dict[str, datetime]) -> datetime
 
 
 def dead_letter_list(*, filters: dict | None = None) -> QuerySet[DeadLetter]:
-    filters = filters or {}
-    queryset = DeadLetter.objects.order_by("-received_at")
-    if filters.get("reason"):
-        queryset = queryset.filter(reason__icontains=filters["reason"])
-    if filters.get("channel"):
-        queryset = queryset.filter(channel=filters["channel"])
-    if filters.get("failure_kind"):
-        queryset = queryset.filter(failure_kind=filters["failure_kind"])
-    if filters.get("notification_id"):
-        queryset = queryset.filter(notification_id=filters["notification_id"])
-    if filters.get("replayed") is True:
-        queryset = queryset.filter(replayed_at__isnull=False)
-    elif filters.get("replayed") is False:
-        queryset = queryset.filter(replayed_at__isnull=True)
-    return queryset
+    return DeadLetterFilter(filters or {}, queryset=DeadLetter.objects.order_by("-received_at")).qs
 
 
 def dead_letter_get(*, dead_letter_id) -> DeadLetter:
@@ -97,16 +75,4 @@ def dead_letter_counts() -> dict:
 
 
 def audit_list(*, filters: dict | None = None) -> QuerySet[AuditEntry]:
-    filters = filters or {}
-    queryset = AuditEntry.objects.order_by("-created_at")
-    if filters.get("action"):
-        queryset = queryset.filter(action=filters["action"])
-    if filters.get("actor"):
-        queryset = queryset.filter(actor__iexact=filters["actor"])
-    if filters.get("target"):
-        queryset = queryset.filter(target__icontains=filters["target"])
-    if filters.get("since"):
-        queryset = queryset.filter(created_at__gte=filters["since"])
-    if filters.get("until"):
-        queryset = queryset.filter(created_at__lt=filters["until"])
-    return queryset
+    return AuditFilter(filters or {}, queryset=AuditEntry.objects.order_by("-created_at")).qs
