@@ -44,7 +44,7 @@ SEQ_PATTERN = re.compile(r"bench-seq=(\d+)")
 BENCH_ENV = {
     "RATE_LIMIT_PER_KEY": "100000000",
     "RATE_LIMIT_PER_USER": "100000000",
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "INFO",
 }
 
 
