@@ -26,7 +26,7 @@ class EmailNotification(models.Model):
     smtp_code = models.PositiveSmallIntegerField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True, help_text="RFC 5322 Message-ID, stable per notification.")
     trace_id = models.CharField(max_length=128, blank=True)
-    # The claim of the consumer that marked the row "sending" (see services.email_batch_claim):
+    # The claim of the consumer that marked the row "sending" (see services.claims.email_batch_claim):
     # when it was taken, the fencing token of that claim (a new one per claim, so a holder
     # whose lease ran out and was taken over can tell, and neither sends nor stores an
     # outcome), and until when the lease runs (renewed by the holder before each SMTP send).
