@@ -19,7 +19,7 @@ from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from notification_common.user_snapshots import user_snapshot_forget
 from users.constants import DeviceDeactivationReason, Platform, UserErrorCode
 from users.models import Device, Preferences, User, normalize_email
-from users.services import _category_switches_merge
+from users.services import category_switches_merge
 
 CREATED, UPDATED, REJECTED = "created", "updated", "rejected"
 
@@ -34,6 +34,26 @@ class ManagedUser:
     name: str
     preferences: dict | None = None
     devices: list[dict] | None = None
+
+    @classmethod
+    def from_validated(cls, data: dict, *, external_id: str) -> "ManagedUser":
+        """An item from an API's validated input."""
+        return cls(
+            external_id=external_id,
+            email=data["email"],
+            name=data["name"],
+            preferences=data.get("preferences"),
+            devices=data.get("devices"),
+        )
+
+
+@dataclass(frozen=True)
+class InvalidManagedUser:
+    """An import item that did not validate: answered as rejected, never applied.
+    ``external_id`` is the one sent (None when the item names none or is not an object)."""
+
+    errors: dict
+    external_id: object = None
 
 
 @dataclass
@@ -67,6 +87,42 @@ def managed_users_upsert(*, key_id: str, items: list[ManagedUser]) -> list[Manag
         return _upsert(key_id=key_id, items=items)
     except IntegrityError:
         return _upsert(key_id=key_id, items=items)
+
+
+def managed_users_import(*, key_id: str, items: list[ManagedUser | InvalidManagedUser]) -> dict:
+    """An import, answered per item in order: ``{"created", "updated", "rejected", "results":
+    [{"index", "external_id", "outcome", "user_id" | "error", ...}]}``. The valid items are
+    upserted in one transaction (managed_users_upsert); the invalid ones are rejected. Raises
+    ``validation_error`` (400, with the answer as data) when no item was accepted.
+    """
+    answers: list[dict | None] = [None] * len(items)
+    valid: list[tuple[int, ManagedUser]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, ManagedUser):
+            valid.append((index, item))
+            continue
+        answers[index] = {
+            "index": index,
+            "external_id": item.external_id,
+            "outcome": REJECTED,
+            "error": ErrorCode.VALIDATION_ERROR,
+            "errors": item.errors,
+        }
+    results = managed_users_upsert(key_id=key_id, items=[item for _, item in valid])
+    for (index, _), result in zip(valid, results, strict=True):
+        answer = {"index": index, "external_id": result.external_id, "outcome": result.outcome}
+        if result.error is not None:
+            answer.update(error=result.error.code, message=result.error.message, errors=result.error.data)
+        else:
+            answer["user_id"] = str(result.user_id)
+        answers[index] = answer
+    counts = {outcome: 0 for outcome in (CREATED, UPDATED, REJECTED)}
+    for answer in answers:
+        counts[answer["outcome"]] += 1
+    data = {**counts, "results": answers}
+    if counts[REJECTED] == len(answers):
+        raise ApplicationError(ErrorCode.VALIDATION_ERROR, "No user in the list was accepted.", data=data)
+    return data
 
 
 @transaction.atomic
@@ -165,7 +221,7 @@ def _preferences_apply(*, accepted, created_ids: set, now) -> None:
         for name, value in (item.preferences or {}).items():
             if name == "categories":
                 # Merged as PATCH /users/me/ does: switches not named keep their value.
-                value = _category_switches_merge(prefs.categories, value)
+                value = category_switches_merge(prefs.categories, value)
             setattr(prefs, name, value)
         prefs.updated_at = now
     Preferences.objects.bulk_create(new_rows)

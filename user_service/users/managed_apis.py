@@ -7,7 +7,7 @@ A key with ``users:write`` works in its own namespace (its key id); an ``interna
 
 import re
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework import status as http
 from rest_framework.views import APIView
@@ -43,6 +43,7 @@ class ManagedDeviceInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
+# The PUT body, and an import item without its external_id.
 class ManagedUserInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     name = serializers.CharField(max_length=150)
@@ -60,34 +61,9 @@ class ManagedUserInputSerializer(serializers.Serializer):
             raise serializers.ValidationError("A token appears more than once.")
         return value
 
-    def to_item(self, external_id: str) -> managed.ManagedUser:
-        data = self.validated_data
-        return managed.ManagedUser(
-            external_id=external_id,
-            email=data["email"],
-            name=data["name"],
-            preferences=data.get("preferences"),
-            devices=data.get("devices"),
-        )
-
-
-class ManagedUserImportItemSerializer(ManagedUserInputSerializer):
-    external_id = serializers.CharField(max_length=EXTERNAL_ID_MAX_LENGTH, help_text=_EXTERNAL_ID_HELP)
-
-    def validate_external_id(self, value):
-        return _external_id_check(value)
-
-
-class ManagedUserOutputSerializer(UserOutputSerializer):
-    external_id = serializers.CharField()
-
 
 def _caller_key_id(request) -> str:
     return request.user.info.key_id
-
-
-def _managed_user_data(user_id) -> dict:
-    return ManagedUserOutputSerializer(selectors.user_get(user_id=user_id)).data
 
 
 def _external_id_from_path(external_id: str) -> str:
@@ -108,38 +84,42 @@ class ManagedUserApi(APIView):
             return [HasScope.of(Scope.USERS_WRITE, Scope.INTERNAL)()]
         return [HasScope.of(Scope.USERS_WRITE)()]
 
-    class KeyFilterSerializer(serializers.Serializer):
+    @extend_schema_serializer(component_name="ManagedUserKeyFilter")
+    class FilterSerializer(serializers.Serializer):
         key_id = serializers.CharField(max_length=64, required=False, help_text="The sender's key id (internal keys).")
+
+    @extend_schema_serializer(component_name="ManagedUserOutput")
+    class OutputSerializer(UserOutputSerializer):
+        external_id = serializers.CharField()
 
     @extend_schema(
         summary="Create or update a sender-managed user by external id",
         request=ManagedUserInputSerializer,
-        responses={201: ManagedUserOutputSerializer, 200: ManagedUserOutputSerializer, **error_responses(409)},
+        responses={201: OutputSerializer, 200: OutputSerializer, **error_responses(409)},
     )
     def put(self, request, external_id: str):
         external_id = _external_id_from_path(external_id)
         serializer = ManagedUserInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        (result,) = managed.managed_users_upsert(
-            key_id=_caller_key_id(request), items=[serializer.to_item(external_id)]
-        )
+        item = managed.ManagedUser.from_validated(serializer.validated_data, external_id=external_id)
+        (result,) = managed.managed_users_upsert(key_id=_caller_key_id(request), items=[item])
         if result.error is not None:
             raise result.error
         created = result.outcome == managed.CREATED
         return ok(
-            _managed_user_data(result.user_id),
+            self.OutputSerializer(selectors.user_get(user_id=result.user_id)).data,
             message="User created." if created else "User updated.",
             status=http.HTTP_201_CREATED if created else http.HTTP_200_OK,
         )
 
     @extend_schema(
         summary="A sender-managed user by external id (internal keys name the sender's key_id)",
-        parameters=[KeyFilterSerializer],
-        responses={200: ManagedUserOutputSerializer, **error_responses(404)},
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, **error_responses(404)},
     )
     def get(self, request, external_id: str):
         external_id = _external_id_from_path(external_id)
-        filters = self.KeyFilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         key_id = filters.validated_data.get("key_id")
         if not request.user.has_scope(Scope.INTERNAL):
@@ -158,7 +138,7 @@ class ManagedUserApi(APIView):
                 data={"key_id": ["This field is required with an internal key."]},
             )
         user = managed.managed_user_get(key_id=key_id, external_id=external_id)
-        return ok(_managed_user_data(user.id))
+        return ok(self.OutputSerializer(selectors.user_get(user_id=user.id)).data)
 
 
 class ManagedUserImportApi(APIView):
@@ -166,59 +146,45 @@ class ManagedUserImportApi(APIView):
 
     permission_classes = [HasScope.of(Scope.USERS_WRITE)]
 
+    # Items are validated one by one (ItemSerializer), each answered on its own: the body is
+    # checked only for a list of 1 to MANAGED_USERS_IMPORT_MAX of them.
     class InputSerializer(serializers.Serializer):
         users = serializers.ListField(
             child=serializers.JSONField(), allow_empty=False, max_length=MANAGED_USERS_IMPORT_MAX
         )
 
+    @extend_schema_serializer(component_name="ManagedUserImportItem")
+    class ItemSerializer(ManagedUserInputSerializer):
+        external_id = serializers.CharField(max_length=EXTERNAL_ID_MAX_LENGTH, help_text=_EXTERNAL_ID_HELP)
+
+        def validate_external_id(self, value):
+            return _external_id_check(value)
+
+    @extend_schema_serializer(component_name="ManagedUserImportResult")
+    class OutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        updated = serializers.IntegerField()
+        rejected = serializers.IntegerField()
+        results = serializers.ListField(child=serializers.DictField())
+
     @extend_schema(
         summary=f"Create or update up to {MANAGED_USERS_IMPORT_MAX} sender-managed users",
-        request=inline_serializer("ManagedUserImport", {"users": ManagedUserImportItemSerializer(many=True)}),
-        responses={
-            200: inline_serializer(
-                "ManagedUserImportResult",
-                {
-                    "created": serializers.IntegerField(),
-                    "updated": serializers.IntegerField(),
-                    "rejected": serializers.IntegerField(),
-                    "results": serializers.ListField(child=serializers.DictField()),
-                },
-            ),
-            **error_responses(400),
-        },
+        # The documented body: what each item must be (InputSerializer checks only the list).
+        request=inline_serializer("ManagedUserImport", {"users": ItemSerializer(many=True)}),
+        responses={200: OutputSerializer, **error_responses(400)},
     )
     def post(self, request):
         body = self.InputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        raw_items = body.validated_data["users"]
-        answers: list[dict | None] = [None] * len(raw_items)
-        valid: list[tuple[int, managed.ManagedUser]] = []
-        for index, raw in enumerate(raw_items):
-            item = ManagedUserImportItemSerializer(data=raw) if isinstance(raw, dict) else None
-            if item is not None and item.is_valid():
-                valid.append((index, item.to_item(item.validated_data["external_id"])))
-                continue
-            errors = item.errors if item is not None else {"non_field_errors": ["Expected an object."]}
-            answers[index] = {
-                "index": index,
-                "external_id": raw.get("external_id") if isinstance(raw, dict) else None,
-                "outcome": managed.REJECTED,
-                "error": ErrorCode.VALIDATION_ERROR,
-                "errors": errors,
-            }
-        results = managed.managed_users_upsert(key_id=_caller_key_id(request), items=[item for _, item in valid])
-        for (index, _), result in zip(valid, results, strict=True):
-            answer = {"index": index, "external_id": result.external_id, "outcome": result.outcome}
-            if result.error is not None:
-                answer.update(error=result.error.code, message=result.error.message, errors=result.error.data)
-            else:
-                answer["user_id"] = str(result.user_id)
-            answers[index] = answer
-        counts = {outcome: 0 for outcome in (managed.CREATED, managed.UPDATED, managed.REJECTED)}
-        for answer in answers:
-            counts[answer["outcome"]] += 1
-        data = {**counts, "results": answers}
-        if counts[managed.REJECTED] == len(answers):
-            raise ApplicationError(ErrorCode.VALIDATION_ERROR, "No user in the list was accepted.", data=data)
-        taken = len(answers) - counts[managed.REJECTED]
-        return ok(data, message=f"{taken} of {len(answers)} users imported.")
+        items = [self._item_or_refusal(raw) for raw in body.validated_data["users"]]
+        data = managed.managed_users_import(key_id=_caller_key_id(request), items=items)
+        taken = len(items) - data[managed.REJECTED]
+        return ok(data, message=f"{taken} of {len(items)} users imported.")
+
+    def _item_or_refusal(self, raw) -> managed.ManagedUser | managed.InvalidManagedUser:
+        if not isinstance(raw, dict):
+            return managed.InvalidManagedUser(errors={"non_field_errors": ["Expected an object."]})
+        item = self.ItemSerializer(data=raw)
+        if not item.is_valid():
+            return managed.InvalidManagedUser(errors=item.errors, external_id=raw.get("external_id"))
+        return managed.ManagedUser.from_validated(item.validated_data, external_id=item.validated_data["external_id"])

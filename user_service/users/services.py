@@ -98,7 +98,7 @@ def user_update(*, user: User, name: str | None = None, preferences: dict | None
         for channel, enabled in preferences.items():
             if channel == "categories":
                 # Merged switch by switch: {"marketing": {"email": false}} leaves the rest alone.
-                prefs.categories = _category_switches_merge(prefs.categories, enabled)
+                prefs.categories = category_switches_merge(prefs.categories, enabled)
             else:
                 setattr(prefs, channel, enabled)
         prefs.save()
@@ -107,7 +107,9 @@ def user_update(*, user: User, name: str | None = None, preferences: dict | None
     return user
 
 
-def _category_switches_merge(current: dict | None, changes: dict) -> dict:
+def category_switches_merge(current: dict | None, changes: dict) -> dict:
+    """Stored category switches with ``changes`` merged switch by switch (PATCH users/me/,
+    one-click unsubscribe, sender-managed users): a switch not named keeps its value."""
     merged = {category: dict(switches) for category, switches in (current or {}).items()}
     for category, switches in changes.items():
         merged.setdefault(category, {}).update(switches)
@@ -128,7 +130,7 @@ def preferences_category_unsubscribe(*, user_id, category: str, channel: str) ->
         return False
     prefs, _ = Preferences.objects.select_for_update().get_or_create(user=user)
     if (prefs.categories or {}).get(category, {}).get(channel) is not False:
-        prefs.categories = _category_switches_merge(prefs.categories, {category: {channel: False}})
+        prefs.categories = category_switches_merge(prefs.categories, {category: {channel: False}})
         prefs.save(update_fields=["categories", "updated_at"])
     # After commit: the gateway must not re-cache the old copy in between.
     transaction.on_commit(lambda: user_snapshot_forget(user.id))
