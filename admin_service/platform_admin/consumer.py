@@ -32,8 +32,7 @@ from platform_admin.constants import (
     BodyEncoding,
     Channel,
 )
-from platform_admin.dead_letter_storage import dead_letter_record_reduced
-from platform_admin.services import dead_letter_record
+from platform_admin.services import dead_letter_record, dead_letter_record_reduced
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,12 @@ from platform_admin.services.api_keys import (
     api_key_verify,
 )
 from platform_admin.services.audit import SYSTEM_ACTOR, actor_name, admin_site_login_audit, audit_record
-from platform_admin.services.dead_letters import dead_letter_record, dead_letter_replay, dead_letters_replay
+from platform_admin.services.dead_letters import (
+    dead_letter_record,
+    dead_letter_record_reduced,
+    dead_letter_replay,
+    dead_letters_replay,
+)
 from platform_admin.services.proxies import (
     template_create,
     template_version_activate,
@@ -44,6 +49,7 @@ __all__ = [
     "api_key_verify",
     "audit_record",
     "dead_letter_record",
+    "dead_letter_record_reduced",
     "dead_letter_replay",
     "dead_letters_replay",
     "template_create",

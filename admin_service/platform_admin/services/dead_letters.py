@@ -74,6 +74,22 @@ def dead_letter_record(
         return DeadLetter.objects.get(message_id=message_id), False
 
 
+@transaction.atomic
+def dead_letter_record_reduced(*, store_error: str, body_encoding: str, **fields) -> tuple[DeadLetter, bool]:
+    """A dead letter that could not be stored as it came (a NUL byte, broken header types,
+    values out of range), in the reduced form consumer.py makes of it: stored like any other
+    (same redelivery rules), flagged with the reason, so that every dead letter is listed and
+    nothing loops in failed.queue (docs/admin_service.md, "Dead letters stored reduced")."""
+    dead_letter, stored = dead_letter_record(**fields)
+    if stored:
+        DeadLetter.objects.filter(pk=dead_letter.pk).update(
+            stored_reduced=True, store_error=store_error, body_encoding=body_encoding
+        )
+        dead_letter.stored_reduced, dead_letter.store_error = True, store_error
+        dead_letter.body_encoding = body_encoding
+    return dead_letter, stored
+
+
 def _dead_letter_publish(dead_letter: DeadLetter) -> None:
     # Fresh headers: the retry count and history start over; the trace id stays.
     headers = {H_REPLAY_OF: str(dead_letter.pk), H_REPLAY_COUNT: dead_letter.replay_count}

@@ -162,7 +162,7 @@ def test_an_operational_error_while_the_database_answers_is_the_messages_fault(
         raise OperationalError("index row size exceeds maximum")  # answered by a live database
 
     monkeypatch.setattr(dead_letter_consumer, "dead_letter_record", refuse)
-    monkeypatch.setattr("platform_admin.dead_letter_storage.dead_letter_record", _real_record())
+    monkeypatch.setattr("platform_admin.services.dead_letters.dead_letter_record", _real_record())
 
     _consume(rabbitmq_url, 1)
 
