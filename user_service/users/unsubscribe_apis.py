@@ -9,7 +9,7 @@ POSTs: link scanners that follow GETs must not unsubscribe anyone. docs/api.md.
 
 from django.http import HttpResponse
 from django.utils.html import escape
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -61,16 +61,15 @@ class UnsubscribeApi(APIView):
         text = f"Stop {claim.category} notifications by {claim.channel}? Required notices (security) still arrive."
         return _page("Unsubscribe", text, form=form)
 
+    @extend_schema_serializer(component_name="Unsubscribed")
+    class OutputSerializer(serializers.Serializer):
+        category = serializers.CharField()
+        channel = serializers.CharField()
+
     @extend_schema(
         request=None,
         summary="Turn the link's category off for its user and channel (RFC 8058 one-click; idempotent)",
-        responses={
-            200: inline_serializer(
-                "Unsubscribed",
-                {"category": serializers.CharField(), "channel": serializers.CharField()},
-            ),
-            **error_responses(400, 404),
-        },
+        responses={200: OutputSerializer, **error_responses(400, 404)},
     )
     def post(self, request, token: str):
         claim = _claim(token)
@@ -81,6 +80,6 @@ class UnsubscribeApi(APIView):
         if "text/html" in request.headers.get("Accept", ""):  # the confirmation page's button
             return _page("Unsubscribed", f"You will no longer get {claim.category} notifications by {claim.channel}.")
         return ok(
-            {"category": claim.category, "channel": claim.channel},
+            self.OutputSerializer({"category": claim.category, "channel": claim.channel}).data,
             message=f"Unsubscribed from {claim.category} {claim.channel}.",
         )
