@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from notification_common.authentication import IsInternal
 from notification_common.exceptions import ApplicationError, ErrorCode
 from notification_common.pagination import paginate
-from notifications.models import NotificationRequest
+from notifications.selectors import message_log_search
 
 
 class MessageLogEntrySerializer(serializers.Serializer):
@@ -79,11 +79,4 @@ class MessageLogSearchApi(APIView):
         if not data:
             message = "Give notification_id, request_id or user_id."
             raise ApplicationError(ErrorCode.VALIDATION_ERROR, message, data={"notification_id": [message]})
-        found = NotificationRequest.objects.select_related("outbox")
-        if "notification_id" in data:
-            found = found.filter(id=data["notification_id"])
-        if "request_id" in data:
-            found = found.filter(idempotency_key=data["request_id"])
-        if "user_id" in data:
-            found = found.filter(user_id__in=data["user_id"])
-        return paginate(found.order_by("-created_at", "id"), request, MessageLogEntrySerializer)
+        return paginate(message_log_search(filters=data), request, MessageLogEntrySerializer)

@@ -3,12 +3,13 @@
 import uuid
 from datetime import timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notification_common.exceptions import NotFound
 from notifications.constants import NotificationType
+from notifications.filters import MessageLogFilter, NotificationFilter, filtered
 from notifications.models import NotificationRequest, OutboxMessage
 
 
@@ -31,14 +32,15 @@ def notification_get_for_sender(*, notification_id: str, sender: str) -> Notific
         raise NotFound("Notification not found.") from None
 
 
-def notification_list(*, sender: str, filters: dict | None = None):
-    filters = filters or {}
+def notification_list(*, sender: str, filters: dict | None = None) -> QuerySet[NotificationRequest]:
     queryset = NotificationRequest.objects.select_related("outbox").filter(sender=sender)
-    if filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
-    if filters.get("notification_type"):
-        queryset = queryset.filter(notification_type=filters["notification_type"])
-    return queryset.order_by("-created_at", "-id")
+    return filtered(NotificationFilter, filters, queryset).order_by("-created_at", "-id")
+
+
+def message_log_search(*, filters: dict) -> QuerySet[NotificationRequest]:
+    """Notifications of every sender matching the operators' filters, newest first."""
+    queryset = NotificationRequest.objects.select_related("outbox")
+    return filtered(MessageLogFilter, filters, queryset).order_by("-created_at", "id")
 
 
 def outbox_backlog() -> dict:
