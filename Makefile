@@ -76,8 +76,12 @@ check: install
 	@cd scripts && $(PY) -m pytest -q -p no:cacheprovider tests
 	@cd chaos && $(PY) -m pytest -q -p no:cacheprovider tests
 
+# The capacity curve (bench/README.md): the Go load generator is built into var/bench/ (without
+# Go, bench/capacity.py falls back to its asyncio one). Options: make bench BENCH_ARGS="--rate 300 --duration 300".
 bench: migrate
-	$(PY) bench/run.py
+	@if command -v go >/dev/null 2>&1; then mkdir -p var/bench && cd bench/loadgen && go build -o ../../var/bench/loadgen . ; \
+		else echo "bench: no Go toolchain (apt-get install golang-go): using the Python load generator"; fi
+	$(PY) bench/capacity.py $(BENCH_ARGS)
 
 # The long schemathesis run over every service's OpenAPI schema (the short one is part of each
 # service's tests): FUZZ_EXAMPLES valid and as many invalid requests per operation and credential.

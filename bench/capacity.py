@@ -81,11 +81,12 @@ INFRA_COMMANDS = {
 class Item:
     """One notification offered: its request's due and answer time, outcome and arrivals."""
 
-    __slots__ = ("seq", "step", "due", "answered", "status", "accepted", "timeout", "arrivals")
+    __slots__ = ("seq", "step", "due", "answered", "status", "accepted", "timeout", "retry_after", "arrivals")
 
     def __init__(self, seq: int, step: int, due: float, answered: float, status: int, accepted: bool, timeout: bool):
         self.seq, self.step, self.due, self.answered = seq, step, due, answered
         self.status, self.accepted, self.timeout = status, accepted, timeout
+        self.retry_after = False  # a refusal (503/429) that said when to come back
         self.arrivals: list[float] = []
 
 
@@ -102,7 +103,9 @@ def items_of(records: list[dict], step: int) -> list[Item]:
                 item_status = status if result is None or accepted else (result.get("s") or 422)
             else:
                 accepted, item_status = status in ACCEPTED, status
-            out.append(Item(record["seq"] + k, step, record["due"], record["answered"], item_status, accepted, timeout))
+            item = Item(record["seq"] + k, step, record["due"], record["answered"], item_status, accepted, timeout)
+            item.retry_after = bool(record.get("retry_after"))
+            out.append(item)
     return out
 
 
@@ -565,14 +568,20 @@ def step_figures(rate: float, duration: float, step: list[Item]) -> dict:
         if not item.accepted:
             key = "client timeout" if item.timeout else str(item.status)
             errors[key] = errors.get(key, 0) + 1
-    # Per second over the span from the first to the last answer (arrival), plus one interval:
-    # a system keeping up answers (delivers) at the offered rate whatever its latency; one
-    # falling behind stretches the span.
-    answers = [i.answered for i in accepted]
-    firsts = [min(i.arrivals) for i in delivered]
-    per_answer = len(answers) / max(1, len(set(answers)))  # items per request (bulk)
-    accepted_span = max(answers) - min(answers) + per_answer / rate if answers else duration
-    delivered_span = max(firsts) - min(firsts) + 1 / rate if firsts else duration
+    # Per second over the span from the first due time to the last answer (arrival), less the
+    # 5th-percentile latency, plus one request's interval: a system keeping up answers (delivers) at
+    # the offered rate whatever its steady latency; one falling behind stretches the span.
+    first_due = min((i.due for i in step), default=0.0)
+    gateway_ms = [(i.answered - i.due) * 1000 for i in accepted]
+    e2e_ms = [(min(i.arrivals) - i.due) * 1000 for i in delivered]
+    per_request = len(step) / max(1, len({i.due for i in step}))  # items per request (bulk)
+
+    def span(last: float, latencies_ms: list[float]) -> float:
+        floor = (single_run.percentile(latencies_ms, 5) or 0) / 1000
+        return max(per_request / rate, last - first_due - floor + per_request / rate)
+
+    accepted_span = span(max((i.answered for i in accepted), default=first_due), gateway_ms)
+    delivered_span = span(max((min(i.arrivals) for i in delivered), default=first_due), e2e_ms)
     return {
         "offered_per_second": rate,
         "seconds": duration,
@@ -581,13 +590,14 @@ def step_figures(rate: float, duration: float, step: list[Item]) -> dict:
         "accepted_per_second": single_run._round(len(accepted) / accepted_span),
         "delivered": len(delivered),
         "delivered_per_second": single_run._round(len(delivered) / delivered_span),
-        "gateway_latency_ms": pct([(i.answered - i.due) * 1000 for i in accepted]),
+        "gateway_latency_ms": pct(gateway_ms),
         "all_answers_latency_ms": pct([(i.answered - i.due) * 1000 for i in step]),
-        "end_to_end_latency_ms": pct([(min(i.arrivals) - i.due) * 1000 for i in delivered]),
+        "end_to_end_latency_ms": pct(e2e_ms),
         "lost": len(accepted) - len(delivered),
         "duplicated": sum(len(i.arrivals) - 1 for i in step if len(i.arrivals) > 1),
         "refused_503": errors.get("503", 0),
         "refused_429": errors.get("429", 0),
+        "refusals_with_retry_after": sum(1 for i in step if i.status in (429, 503) and i.retry_after),
         "client_timeouts": errors.get("client timeout", 0),
         "errors_by_status": errors,
     }
@@ -999,7 +1009,8 @@ def main(argv: list[str] | None = None) -> int:
         result["verdict"] = (
             f"{'met' if ok else 'NOT met'}: client timeouts {s['client_timeouts']}, p99 of all answers "
             f"{_ms(s['all_answers_latency_ms']['p99'])}, accepted {s['accepted']}, lost {s['lost_at_end']}, "
-            f"duplicated {s['duplicated_at_end']}, refused 503 {s['refused_503']}"
+            f"duplicated {s['duplicated_at_end']}, refused 503 {s['refused_503']} "
+            f"({s['refusals_with_retry_after']} refusals with Retry-After)"
         )
     else:
         s = steps[0]

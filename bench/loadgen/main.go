@@ -70,16 +70,17 @@ type itemResult struct {
 
 // Record is one request's line of output.
 type Record struct {
-	Seq      int          `json:"seq"`
-	N        int          `json:"n"`
-	Due      float64      `json:"due"`
-	Answered float64      `json:"answered"`
-	Status   int          `json:"status"`
-	ID       string       `json:"id,omitempty"`
-	Items    []itemResult `json:"items,omitempty"`
-	Timeout  bool         `json:"timeout,omitempty"`
-	Error    string       `json:"error,omitempty"`
-	Body     string       `json:"body,omitempty"`
+	Seq        int          `json:"seq"`
+	N          int          `json:"n"`
+	Due        float64      `json:"due"`
+	Answered   float64      `json:"answered"`
+	Status     int          `json:"status"`
+	ID         string       `json:"id,omitempty"`
+	Items      []itemResult `json:"items,omitempty"`
+	Timeout    bool         `json:"timeout,omitempty"`
+	RetryAfter string       `json:"retry_after,omitempty"`
+	Error      string       `json:"error,omitempty"`
+	Body       string       `json:"body,omitempty"`
 }
 
 func epoch(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
@@ -372,6 +373,7 @@ func send(client *http.Client, plan Plan, body []byte, record *Record) {
 	raw, err := io.ReadAll(response.Body)
 	response.Body.Close()
 	record.Status = response.StatusCode
+	record.RetryAfter = response.Header.Get("Retry-After")
 	if err != nil {
 		record.Error = err.Error()
 		return
