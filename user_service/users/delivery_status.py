@@ -259,10 +259,10 @@ def notification_status_record(*, channel: str, report: StatusReport) -> StatusR
 
 
 def notification_status_record_list(*, channel: str, items: list[StatusReport | InvalidReport]) -> dict:
-    """A batching worker's list of reports, answered per item in
-    order: ``{"accepted", "rejected", "results": [{"index", ...}]}``. The valid reports are applied
-    as one batch; the invalid ones and channel mismatches are rejected. Raises
-    ``validation_error`` (400, with the answer as data) when no report was accepted.
+    """A batching worker's list of reports, answered per item in order: ``{"accepted",
+    "rejected", "results": [{"index", ...}]}``. The valid reports are applied as one batch; the
+    invalid ones and channel mismatches are rejected. Raises ``validation_error`` (400, with the
+    answer as data) when no report was accepted.
     """
     results: list[dict | None] = [None] * len(items)
     valid: list[tuple[int, StatusReport]] = []
