@@ -5,8 +5,6 @@ restores (testing/tcp_proxy.py); requests go over HTTP to pytest-django's live s
 runs Django's real WSGI handler (a connection per request, closed when unusable).
 """
 
-import time
-
 import django.db
 import pika.exceptions
 import psycopg
@@ -17,6 +15,7 @@ import requests
 from notification_common.exceptions import outage_dependency
 from notification_common.rabbitmq.publisher import PublishError
 from notification_devtools.testing.tcp_proxy import TcpProxy
+from notification_devtools.testing.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,13 +36,13 @@ def assert_outage(response: requests.Response, dependency: str) -> None:
 
 def eventually_ok(live_server, path: str, timeout: float = 15.0) -> requests.Response:
     """The first 2xx after a restore (a pooled connection may need one request to be replaced)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def answered_ok() -> requests.Response | None:
         response = get(live_server, path)
         assert response.status_code in (200, 503), response.text  # never a 500 on the way back
-        if response.status_code == 200 or time.monotonic() > deadline:
-            return response
-        time.sleep(0.05)
+        return response if response.status_code == 200 else None
+
+    return wait_until(answered_ok, timeout=timeout, what=f"a 200 from {path}")
 
 
 # -- over HTTP, through the proxy ---------------------------------------------------------------
@@ -100,10 +99,13 @@ def test_a_view_publishing_to_the_broker_answers_503_while_rabbitmq_is_cut_and_2
     assert_outage(publish(), "rabbitmq")
 
     rabbitmq_proxy.restore()
-    deadline = time.monotonic() + 15
-    while (response := publish()).status_code == 503 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert response.status_code == 200
+
+    def published() -> bool:
+        response = publish()
+        assert response.status_code in (200, 503), response.text
+        return response.status_code == 200
+
+    wait_until(published, timeout=15, what="a publish once the broker is back")
 
 
 def test_health_names_the_database_when_it_is_cut(live_server, database_proxy):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import urllib.parse
 
 import pytest
@@ -32,6 +31,7 @@ from notification_common.rabbitmq.topology import (
     queue_type,
 )
 from notification_common.vhosts import ensure_vhost, vhost_of
+from notification_devtools.testing.waiting import wait_until
 
 pytest_plugins = ["tests.rabbit_helpers"]
 
@@ -47,16 +47,6 @@ def queue_types(vhost: str) -> dict[str, str]:
     """``{queue: type}`` as ``rabbitmqctl list_queues -p <vhost> name type`` reports them."""
     output = _rabbitmqctl("list_queues", "-p", vhost, "--no-table-headers", "name", "type")
     return dict(line.split("\t") for line in output.splitlines() if line.strip())
-
-
-def poll(fetch, *, timeout: float = 10.0):
-    """Call ``fetch`` until it returns something truthy or the deadline passes (then None)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = fetch()
-        if result or time.monotonic() >= deadline:
-            return result
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -151,8 +141,7 @@ def test_expired_message_in_a_quorum_delay_queue_comes_back_to_the_work_queue(qu
     with Publisher(quorum_url) as publisher:
         publisher.publish(delay_queue_name(EMAIL_QUEUE, 1), {"n": 1}, exchange="", expiration_ms=200, message_id="m-q")
     # When it expires, then it arrives in the quorum work queue, dead-lettered as expired
-    got = poll(lambda: _get(quorum_channel, EMAIL_QUEUE))
-    assert got is not None, "the expired retry never came back to email.queue"
+    got = wait_until(lambda: _get(quorum_channel, EMAIL_QUEUE), what="the expired retry back in email.queue")
     method, properties, body = got
     assert json.loads(body) == {"n": 1}
     assert properties.message_id == "m-q"

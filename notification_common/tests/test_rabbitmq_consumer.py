@@ -24,6 +24,7 @@ from notification_common.rabbitmq import (
     StoringConsumer,
     TransientError,
 )
+from notification_devtools.testing.waiting import wait_until
 
 pytest_plugins = ["tests.rabbit_helpers"]
 
@@ -337,11 +338,12 @@ def test_sigterm_finishes_the_message_in_hand_and_leaves_the_rest_queued(rabbit_
     script = Path(__file__).with_name("sigterm_consumer.py")
     process = subprocess.Popen([sys.executable, str(script), rabbit_url, str(log)], env=os.environ.copy())
     try:
-        deadline = time.monotonic() + 10
-        while not (log.exists() and "start" in log.read_text()):
+
+        def started_handling() -> bool:
             assert process.poll() is None, "consumer process died"
-            assert time.monotonic() < deadline, "consumer never started handling"
-            time.sleep(0.02)
+            return log.exists() and "start" in log.read_text()
+
+        wait_until(started_handling, what="the consumer handling its first message")
         # When SIGTERM arrives while the first message is being handled
         process.send_signal(signal.SIGTERM)
         # Then the process exits 0 within a few seconds

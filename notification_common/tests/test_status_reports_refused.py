@@ -18,17 +18,9 @@ from notification_common.status_reports import (
     status_report_backlog,
 )
 from notification_devtools.testing import assert_envelope
+from notification_devtools.testing.waiting import wait_until
 
 PATH = "/api/v1/email/status/"
-
-
-def wait_until(condition, timeout: float = 10.0, message: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {message}")
 
 
 class UserServiceStub:
@@ -111,7 +103,7 @@ def test_a_refused_report_stays_pending_and_lands_once_the_key_is_fixed(stub_ser
     reporter = _reporter(stub_server, on_sent=marked.extend)
 
     reporter.report("n-1", "delivered", attempt=1)
-    wait_until(lambda: len(user_service.calls) >= 3, message="several refused tries")
+    wait_until(lambda: len(user_service.calls) >= 3, what="several refused tries")
 
     assert marked == []  # never marked reported while refused
     assert reporter.pending() == 1 and reporter.sent == 0
@@ -148,7 +140,7 @@ def test_429_is_retried_after_the_retry_after_it_names(stub_server, user_service
     reporter = _reporter(stub_server, max_backoff=0.01)
 
     reporter.report("n-3", "delivered")
-    wait_until(lambda: len(user_service.calls) >= 1, message="the first try")
+    wait_until(lambda: len(user_service.calls) >= 1, what="the first try")
     user_service.refuse_with = None
     assert reporter.flush(timeout=10)
 
@@ -254,7 +246,7 @@ def test_reports_pending_for_a_short_while_keep_health_up(stub_server, user_serv
     reporter = _reporter(stub_server, publish_backlog_every=0.01)
     reporter.report("n-fresh", "delivered")
 
-    wait_until(lambda: status_report_backlog("email")["pending"] == 1, message="the published backlog")
+    wait_until(lambda: status_report_backlog("email")["pending"] == 1, what="the published backlog")
 
     assert check_status_reports()["status"] == "up"
     user_service.refuse_with = None
@@ -270,7 +262,7 @@ def test_health_and_metrics_show_reports_stuck_longer_than_the_threshold(
     # The worker took the report two minutes ago (its clock is the wall clock, shifted back).
     reporter = _reporter(stub_server, clock=lambda: time.time() - 120, publish_backlog_every=0.01)
     reporter.report("n-stuck", "delivered")
-    wait_until(lambda: status_report_backlog("email")["pending"] == 1, message="the published backlog")
+    wait_until(lambda: status_report_backlog("email")["pending"] == 1, what="the published backlog")
 
     # Degraded, not down; the details are for internal keys (anonymous callers see up/down only).
     health = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=200)
@@ -285,5 +277,5 @@ def test_health_and_metrics_show_reports_stuck_longer_than_the_threshold(
 
     user_service.refuse_with = None
     assert reporter.flush(timeout=10)
-    wait_until(lambda: status_report_backlog("email")["pending"] == 0, message="the backlog cleared")
+    wait_until(lambda: status_report_backlog("email")["pending"] == 0, what="the backlog cleared")
     reporter.stop()

@@ -9,13 +9,13 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from email.message import EmailMessage
 
 import pytest
 
 from notification_devtools.loopback.smtp import LoopbackSMTPServer
+from notification_devtools.testing.waiting import wait_until
 
 
 def _message(to="user@example.com", subject="Hello", notification_id="n-1") -> EmailMessage:
@@ -177,10 +177,11 @@ def test_cli_prints_one_line_per_message_and_stops_on_sigterm():
         _send(port, _message(notification_id="cli-1", subject="via cli"))
         line = proc.stdout.readline()
         assert "to=user@example.com" in line and "'via cli'" in line and "cli-1" in line
-        deadline = time.monotonic() + 5
-        while not _http("GET", f"http://127.0.0.1:{http_port}/messages?notification_id=cli-1"):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(
+            lambda: _http("GET", f"http://127.0.0.1:{http_port}/messages?notification_id=cli-1"),
+            timeout=5,
+            what="cli-1 listed over HTTP",
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
