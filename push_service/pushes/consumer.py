@@ -2,13 +2,13 @@
 
 The consumer base (notification_common.rabbitmq.BaseConsumer) owns acks, retries through the
 delay queues and dead letters; this class parses messages, calls
-:func:`pushes.services.push_batch_deliver` and keeps the heartbeat the health check reads.
+:func:`pushes.services.push_batch_deliver`; the base beats the heartbeat the health check
+reads (``heartbeat_key``, notification_common.heartbeat).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -27,8 +27,8 @@ from notification_common.rabbitmq import (
     open_circuit_of,
 )
 from notification_common.status_reports import STATUS_FAILED, StatusReporter
-from pushes import heartbeat
 from pushes.clients import DeviceDeactivator, TemplateRenderer
+from pushes.constants import HEARTBEAT_KEY
 from pushes.queue_messages import PushRequest, parse_push_message
 from pushes.services import (
     DeliveryDependencies,
@@ -51,11 +51,13 @@ def _template_breaker(renderer):
 
 class PushConsumer(BaseConsumer):
     queue = PUSH_QUEUE
+    # Beaten by the base class's loop (notification_common.heartbeat), busy, idle or paused; a
+    # Redis key rather than a file, so the HTTP service's health check, stats and /metrics read it.
+    heartbeat_key = HEARTBEAT_KEY
 
     def __init__(self, url: str | None = None, *, deps: DeliveryDependencies, **kwargs):
         super().__init__(url, **kwargs)
         self.deps = deps
-        self._heartbeat_written = 0.0
 
     def handle_batch(self, messages: list[ConsumedMessage]) -> list[Exception | None]:
         results: list[Exception | None] = [None] * len(messages)
@@ -94,14 +96,6 @@ class PushConsumer(BaseConsumer):
         if not push_mark_failed(notification_id=notification_id, failure_reason=reason):
             return
         self.deps.reporter.report(notification_id, STATUS_FAILED, error=reason)
-
-    def on_loop(self) -> None:
-        # The base calls this on every turn of its loop (at least every ~0.5 s while idle);
-        # a Redis key rather than a file, so the HTTP service's health check can read it.
-        now = time.monotonic()
-        if now - self._heartbeat_written >= heartbeat.WRITE_EVERY_SECONDS:
-            heartbeat.beat(self.name, state=self.state.as_dict())
-            self._heartbeat_written = now
 
     def blocking_dependency(self) -> BlockingDependency | None:
         # FCM and the template service: while either circuit is open no push can go out, so
@@ -171,5 +165,5 @@ def start_push_consumer(consumer: PushConsumer) -> tuple[int, int]:
     requeued = push_unsent_followups_requeue(deps=consumer.deps)
     if any(requeued):
         logger.info("re-queued unsent status reports and deactivations", extra={"counts": requeued})
-    heartbeat.beat(consumer.name)
+    consumer.heartbeat.beat(consumer.name, force=True)
     return requeued

@@ -2,7 +2,8 @@
 
 from django.conf import settings
 
-from pushes.heartbeat import heartbeat_read
+from notification_common.heartbeat import heartbeat_read
+from pushes.constants import HEARTBEAT_KEY
 
 
 def check_consumer() -> dict:
@@ -13,7 +14,7 @@ def check_consumer() -> dict:
     instead of spending their retries), so a 503 would only get a working process restarted;
     the outage shows in /metrics and in the paused fields here.
     """
-    beat = heartbeat_read()
+    beat = heartbeat_read(HEARTBEAT_KEY)
     max_age = settings.PUSH_SERVICE["HEARTBEAT_MAX_AGE_SECONDS"]
     if beat is None:
         return {"status": "down", "heartbeat_age_seconds": None, "error": "no consumer heartbeat"}

@@ -6,8 +6,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from notification_common.exceptions import NotFound
-from pushes.constants import DEVICE_STATUSES, NOTIFICATION_STATUSES
-from pushes.heartbeat import heartbeat_age_seconds
+from notification_common.heartbeat import heartbeat_age_seconds
+from pushes.constants import DEVICE_STATUSES, HEARTBEAT_KEY, NOTIFICATION_STATUSES
 from pushes.models import PushDeviceResult, PushNotification
 
 
@@ -49,7 +49,7 @@ def push_stats() -> dict:
         window: {status: counts[f"{window}__{status}"] for status in NOTIFICATION_STATUSES} for window in windows
     }
     try:
-        age = heartbeat_age_seconds()
+        age = heartbeat_age_seconds(HEARTBEAT_KEY)
     except Exception:  # Redis down: the stats still answer, without the heartbeat
         age = None
     return {"by_status": by_status, "consumer": {"heartbeat_age_seconds": age}}

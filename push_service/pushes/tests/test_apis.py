@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from notification_common.heartbeat import heartbeat_write
 from notification_devtools.testing import assert_envelope
-from pushes import heartbeat
+from pushes.constants import HEARTBEAT_KEY
 from pushes.models import PushNotification
 from pushes.tests.factories import PushDeviceResultFactory, PushNotificationFactory
 
@@ -88,7 +89,7 @@ def test_stats_count_by_status_per_window_with_the_consumer_heartbeat(internal, 
     PushNotificationFactory(status="delivered")
     old = PushNotificationFactory(status="failed")
     PushNotification.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=3))
-    heartbeat.beat("test-consumer")
+    heartbeat_write(HEARTBEAT_KEY, name="test-consumer")
 
     body = assert_envelope(internal.get("/api/v1/pushes/stats/"), status=200)
 

@@ -5,8 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from notification_common.heartbeat import heartbeat_age_seconds
 from notification_common.rabbitmq import PUSH_QUEUE, Publisher
-from pushes import heartbeat
+from pushes.constants import HEARTBEAT_KEY
 from pushes.consumer import build_push_consumer, start_push_consumer
 from pushes.tests.conftest import push_message
 from pushes.tests.factories import PushDeviceResultFactory, PushNotificationFactory
@@ -59,7 +60,7 @@ def test_command_delivers_then_stops_and_leaves_a_heartbeat(push_settings, broke
 
     assert "stopped after 1 message(s)" in out.getvalue()
     assert len(fcm.messages_for("tok-a")) == 1
-    assert heartbeat.heartbeat_age_seconds() < 5
+    assert heartbeat_age_seconds(HEARTBEAT_KEY) < 5
     assert user_service.statuses(message["notification_id"]) == ["delivered"]  # flushed on stop
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from notification_common.circuit import CircuitBreaker
+from notification_common.heartbeat import heartbeat_read, heartbeat_write
 from notification_devtools.testing import assert_envelope
-from pushes import heartbeat
-from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED
+from pushes.constants import ERROR_ATTEMPTS_EXHAUSTED, HEARTBEAT_KEY
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.tests.conftest import push_message
 
@@ -50,7 +50,7 @@ def test_a_paused_consumer_is_up_in_health_and_paused_in_metrics(api_client, red
         "retry_in_seconds": 12.5,
         "oldest_message_age_seconds": 42.0,
     }
-    heartbeat.beat("test-consumer", state=state)
+    heartbeat_write(HEARTBEAT_KEY, name="test-consumer", state=state)
 
     # Then health counts the consumer up (alive and holding messages back on purpose) ...
     body = assert_envelope(api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key), status=200)
@@ -65,10 +65,21 @@ def test_a_paused_consumer_is_up_in_health_and_paused_in_metrics(api_client, red
 
 
 def test_a_running_consumer_reports_not_paused(api_client, redis_client, internal_key):
-    heartbeat.beat("test-consumer", state={"queue": "push.queue", "paused": False, "oldest_message_age_seconds": 0})
+    state = {"queue": "push.queue", "paused": False, "oldest_message_age_seconds": 0}
+    heartbeat_write(HEARTBEAT_KEY, name="test-consumer", state=state)
 
     check = api_client.get("/api/v1/health/", HTTP_X_API_KEY=internal_key).json()["data"]["checks"]["consumer"]
     metrics = api_client.get("/metrics").content.decode()
 
     assert check["paused"] is False and "paused_on" not in check
     assert 'notification_consumer_paused{dependency="",queue="push.queue"} 0.0' in metrics
+
+
+def test_the_running_consumer_beats_its_state_under_the_push_heartbeat_key(consumer, redis_client):
+    # Given no heartbeat yet, when a consumer runs idle for a moment (nothing else beats for it)
+    consumer.run(idle_timeout=0.3)
+
+    # Then the base's loop wrote the push key with the consumer's name and state
+    beat = heartbeat_read(HEARTBEAT_KEY)
+    assert beat is not None and beat["age_seconds"] < 5
+    assert (beat["consumer"], beat["queue"], beat["paused"]) == (consumer.name, "push.queue", False)

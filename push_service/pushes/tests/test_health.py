@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from notification_common.heartbeat import heartbeat_write
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.service_contract import *  # noqa: F403
-from pushes import heartbeat
 from pushes.constants import HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ EXPECTED_CHECKS = {"database", "redis", "rabbitmq", "consumer", "status_reports"
 
 @pytest.fixture
 def consumer_alive(redis_client):
-    heartbeat.beat("test-consumer")
+    heartbeat_write(HEARTBEAT_KEY, name="test-consumer")
 
 
 def test_health_answers_503_naming_the_consumer_when_none_has_beaten(api_client, redis_client, internal_key):
