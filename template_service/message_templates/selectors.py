@@ -1,4 +1,4 @@
-"""Reads: templates, versions, the cached active index and compiled versions, stats."""
+"""Reads: templates, versions, the cached active index and compiled versions, stats (list filters: filters.py)."""
 
 import re
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from message_templates import caching
 from message_templates.errors import InvalidTemplateInput, TemplateNotFound, VersionNotFound
+from message_templates.filters import TemplateFilter, TemplateVersionFilter
 from message_templates.models import CHANNEL_FIELDS, Category, Channel, Template, TemplateVersion
 from notification_common.languages import InvalidLanguage, fallback_chain, normalize_language
 from notification_common.rendering import CompiledContent, compile_version_content
@@ -68,13 +69,10 @@ def template_get(*, code: str) -> Template:
 
 
 def template_list(*, channel: str | None = None, language: str | None = None, search: str | None = None) -> QuerySet:
-    queryset = Template.objects.filter(is_deleted=False)
-    if channel:
-        queryset = queryset.filter(channel=channel)
-    if language:
-        queryset = queryset.filter(versions__language=language, versions__is_active=True)
-    if search:
-        queryset = queryset.filter(code__icontains=search)
+    """Live templates by code; filters (message_templates.filters.TemplateFilter): ``channel``,
+    ``language`` (has an active version in it), ``search`` (in the code)."""
+    filters = {"channel": channel, "language": language, "search": search}
+    queryset = TemplateFilter(filters, queryset=Template.objects.filter(is_deleted=False)).qs
     return queryset.select_related("category").prefetch_related(_active_versions_prefetch()).order_by("code")
 
 
@@ -84,9 +82,7 @@ def category_list() -> QuerySet:
 
 def template_version_list(*, template: Template, language: str | None = None) -> QuerySet:
     queryset = TemplateVersion.objects.filter(template=template).select_related("template")
-    if language:
-        queryset = queryset.filter(language=language)
-    return queryset.order_by("language", "-version")
+    return TemplateVersionFilter({"language": language}, queryset=queryset).qs.order_by("language", "-version")
 
 
 def template_version_get(*, template: Template, language: str, version: int) -> TemplateVersion:
@@ -95,6 +91,21 @@ def template_version_get(*, template: Template, language: str, version: int) -> 
         raise VersionNotFound(template.code, language, version)
     found.template = template
     return found
+
+
+def template_with_version_get(*, code: str, language: str | None = None, version: int | None = None) -> Template:
+    """A live template with ``selected_version``: its active version (or ``version``) in the
+    best available language for ``language`` (default: the template's own), from the database;
+    ``requested_language`` and ``language`` (the one used) set on it too."""
+    template = template_get(code=code)
+    index = active_index_of(template)
+    requested = language or template.default_language
+    used = language_resolve(index=index, requested=requested)
+    number = version or index.active[used]
+    template.selected_version = template_version_get(template=template, language=used, version=number)
+    template.requested_language = requested
+    template.language = used
+    return template
 
 
 def active_languages(template: Template) -> dict[str, int]:
