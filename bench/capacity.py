@@ -210,8 +210,8 @@ def run_python_loadgen(plan: dict) -> tuple[list[dict], dict]:
 
 
 # --------------------------------------------------------------------------- CPU
-def _stat(pid: str) -> tuple[str, int, int] | None:
-    """(command, process group, CPU ticks incl. reaped children) of one process."""
+def _stat(pid: str) -> tuple[str, int, int, int] | None:
+    """(command, process group, CPU ticks incl. reaped children, start time) of one process."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
             raw = fh.read()
@@ -219,34 +219,55 @@ def _stat(pid: str) -> tuple[str, int, int] | None:
         return None
     command = raw[raw.index("(") + 1 : raw.rindex(")")]
     fields = raw.rsplit(")", 1)[1].split()
-    return command, int(fields[2]), sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    # utime stime cutime cstime; starttime tells a reused pid apart.
+    return command, int(fields[2]), sum(int(v) for v in fields[11:15]), int(fields[19])
 
 
-def cpu_snapshot(platform: launcher.Platform) -> dict[str, float]:
-    """CPU seconds used so far by each platform process (gunicorn masters and their workers
-    apart), and by the shared PostgreSQL, Redis and RabbitMQ servers. A process's reaped
-    children count in its ``cutime``, so a backend or worker that ended is not lost."""
+def _is_cli(pid: str) -> bool:
+    """A RabbitMQ command-line tool (rabbitmqctl runs an Erlang VM of its own), not the server."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return b"escript" in fh.read()
+    except OSError:
+        return True
+
+
+def cpu_snapshot(platform: launcher.Platform) -> dict[tuple[int, int], tuple[str, float]]:
+    """{(pid, start time): (name, CPU seconds so far)} of each platform process (gunicorn
+    masters and their workers apart) and of the shared PostgreSQL, Redis and RabbitMQ servers.
+    A process's reaped children count in its ``cutime``, so a backend or worker that ended
+    during a step is not lost; a process that ended unreaped by a listed one is left out."""
     ticks = os.sysconf("SC_CLK_TCK")
     groups = {p.popen.pid: p.name for p in platform.processes if p.popen is not None}
     services = {s.name for s in launcher.SERVICES}
-    totals: dict[str, float] = {}
+    snapshot: dict[tuple[int, int], tuple[str, float]] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         stat = _stat(pid)
         if stat is None:
             continue
-        command, group, used = stat
+        command, group, used, started = stat
         name = groups.get(group)
         if name is not None:
             if name in services or (name.rsplit("-", 1)[0] in services and name.rsplit("-", 1)[-1].isdigit()):
                 name = f"{name} (gunicorn master)" if int(pid) == group else f"{name} (workers)"
         else:
             name = INFRA_COMMANDS.get(command)
-            if name is None:
+            if name is None or (command == "beam.smp" and _is_cli(pid)):
                 continue
-        totals[name] = totals.get(name, 0.0) + used / ticks
-    return totals
+        snapshot[(int(pid), started)] = (name, used / ticks)
+    return snapshot
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds per name between two snapshots: a process in both counts its difference,
+    one started since counts all it used."""
+    used: dict[str, float] = {}
+    for key, (name, seconds) in after.items():
+        earlier = before.get(key)
+        used[name] = used.get(name, 0.0) + seconds - (earlier[1] if earlier else 0.0)
+    return used
 
 
 def machine_busy_seconds() -> float:
@@ -255,7 +276,7 @@ def machine_busy_seconds() -> float:
 
 def cpu_ms_per_notification(before: dict, after: dict, extra: dict[str, float], delivered: int) -> dict[str, float]:
     """CPU milliseconds per delivered notification of each process over the step, largest first."""
-    seconds = {name: after[name] - before.get(name, 0.0) for name in after}
+    seconds = cpu_used(before, after)
     seconds.update(extra)
     per = {name: round(value * 1000 / max(delivered, 1), 2) for name, value in seconds.items()}
     return dict(sorted(per.items(), key=lambda item: -item[1]))
@@ -534,23 +555,40 @@ class Arrivals:
         self.unseen_cleared += max(0, deleted - held)
         self.seen_ids.clear()
 
+    def held(self) -> int:
+        """How many messages the server holds (its health answer: cheap, no listing)."""
+        url = (
+            f"{self.platform.smtp_api}/health"
+            if self.channel == "email"
+            else f"{self.platform.fcm_url}/_loopback/health"
+        )
+        try:
+            return int(httpx.get(url, timeout=30).json().get("messages", 0))
+        except (httpx.HTTPError, ValueError):
+            return -1
+
     def drain(self, step: list[Item], timeout: float, quiet: float) -> bool:
-        """Poll until every accepted item of the step arrived, or nothing new came for
-        ``quiet`` seconds, or ``timeout``; True when complete (then the servers are cleared)."""
+        """Wait until every accepted item of the step arrived, or nothing new came for
+        ``quiet`` seconds, or ``timeout``; True when complete (then the servers are cleared).
+        The server's count is watched until it reaches the step's accepted items; only then
+        is everything listed and matched (a listing costs the loopback server CPU)."""
         deadline = time.monotonic() + timeout
+        need = sum(1 for item in step if item.accepted and not item.arrivals)
         last_count, last_change = -1, time.monotonic()
         while True:
-            held = self.poll()
-            missing = sum(1 for item in step if item.accepted and not item.arrivals)
-            arrived = sum(len(item.arrivals) for item in step)
-            if missing == 0:
-                self.clear(held)
-                return True
-            if arrived != last_count:
-                last_count, last_change = arrived, time.monotonic()
-            if time.monotonic() > deadline or time.monotonic() - last_change > quiet:
-                return False
-            time.sleep(1)
+            count = self.held()
+            if count != last_count:
+                last_count, last_change = count, time.monotonic()
+            stalled = time.monotonic() > deadline or time.monotonic() - last_change > quiet
+            if count >= need or count < 0 or stalled:
+                held = self.poll()
+                if not any(item.accepted and not item.arrivals for item in step):
+                    self.clear(held)
+                    return True
+                if stalled:
+                    return False
+                need = count + 1  # something is still missing: wait for more
+            time.sleep(0.5)
 
 
 # --------------------------------------------------------------------------- figures

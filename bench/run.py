@@ -1,5 +1,6 @@
-"""End-to-end benchmark (``make bench``): a fixed arrival rate into the gateway, measured at
-the client and at the loopback SMTP/FCM servers.
+"""End-to-end benchmark at one fixed arrival rate into the gateway, measured at the client and
+at the loopback SMTP/FCM servers (the earlier harness: ``make bench`` now runs capacity.py,
+which reuses this module's client, percentiles and plot).
 
 Starts the platform exactly as the e2e suite does (``e2e/launcher.py``: gunicorn, the
 consumers, loopback SMTP and FCM), registers a user, creates a template, then sends
