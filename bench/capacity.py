@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import platform as host_platform
+import re
 import resource
 import shutil
 import subprocess
@@ -60,9 +61,22 @@ LOADGEN_BINARY = ROOT / "var" / "bench" / "loadgen"
 WORKDIR = ROOT / "var" / "bench"
 DEFAULT_RATES = "50,100,150,200,300,400,500,600,800,1000"
 ACCEPTED = (200, 202)
-# The make dev layout (Procfile): the gateway's gunicorn runs 3 workers x 4 threads; the other
-# services take gunicorn_conf's defaults (2 workers x 2 threads).
-PROCFILE_GATEWAY = {"GUNICORN_WORKERS": "3", "GUNICORN_THREADS": "4"}
+# Procfile process -> launcher process (make dev's layout is read from the Procfile).
+PROCFILE_NAMES = {
+    "gateway": "gateway",
+    "users": "users",
+    "templates": "templates",
+    "email": "email",
+    "push": "push",
+    "admin": "admin",
+    "relay": "outbox-relay",
+    "webhooks": "webhook-dispatcher",
+    "email_consumer": "email-worker",
+    "push_consumer": "push-worker",
+    "deadletters": "dead-letter-consumer",
+    "smtp": "loopback-smtp",
+    "fcm": "loopback-fcm",
+}
 # Seeded rows are recognisable by these, so a run can top them up or remove them.
 SEED_USER_UUID = "5eed0000-0000-4000-8000-{:012x}"
 SEED_LOG_UUID = "5eed1000-0000-4000-8000-{:012x}"
@@ -283,22 +297,86 @@ def cpu_ms_per_notification(before: dict, after: dict, extra: dict[str, float], 
 
 
 # --------------------------------------------------------------------------- set-up
-def set_gateway_layout(platform: launcher.Platform, layout: dict[str, str], timeout: float = 60) -> None:
-    """Restart the gateway's gunicorn with the Procfile's workers and threads (the launcher
-    gives every service the same environment)."""
-    gateway = platform.process("gateway")
-    env = {**(gateway.env or platform.env), **layout}
-    gateway.stop()
-    gateway.start(env)
+def procfile_layout(procfile: Path = ROOT / "Procfile") -> dict[str, dict]:
+    """{launcher process: {"env": {GUNICORN_WORKERS/THREADS: value}, "nice": n}} as ``make dev``
+    runs them (``${VAR:-N}`` resolved from the environment, as honcho's shell would)."""
+
+    def resolve(value: str) -> str:
+        match = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", value)
+        return (os.environ.get(match[1]) or match[2]) if match else value
+
+    layout = {}
+    for line in procfile.read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() not in PROCFILE_NAMES:
+            continue
+        env = {key: resolve(value) for key, value in re.findall(r"\b(GUNICORN_(?:WORKERS|THREADS))=(\S+)", command)}
+        nice = re.search(r"\bnice -n (\d+)", command)
+        layout[PROCFILE_NAMES[name.strip()]] = {"env": env, "nice": int(nice[1]) if nice else 0}
+    return layout
+
+
+def restart_service(platform: launcher.Platform, name: str, env: dict[str, str], timeout: float = 60) -> None:
+    """Restart one service's gunicorn with ``env`` added (the launcher gives every service
+    the same environment; make dev does not) and wait for its health."""
+    service = platform.process(name)
+    service.stop()
+    service.start({**(service.env or platform.env), **env})
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=3) as client:
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if client.get(f"{platform.url('gateway')}/api/v1/health/").status_code == 200:
+                if client.get(f"{platform.url(name)}/api/v1/health/").status_code == 200:
                     return
-            if time.monotonic() > deadline or not gateway.alive:
-                raise launcher.LaunchError(f"gateway did not come back:\n{gateway.tail(40)}")
+            if time.monotonic() > deadline or not service.alive:
+                raise launcher.LaunchError(f"{name} did not come back:\n{service.tail(40)}")
             time.sleep(0.25)
+
+
+def renice(platform: launcher.Platform, niceness: dict[str, int]) -> None:
+    """Every thread of every process of the named launcher processes (and their copies,
+    ``email-worker-2``) at the Procfile's ``nice -n``."""
+    groups = {}
+    for process in platform.processes:
+        base = re.sub(r"-\d+$", "", process.name)
+        if process.popen is not None and niceness.get(base, niceness.get(process.name, 0)) > 0:
+            groups[process.popen.pid] = niceness.get(base, niceness.get(process.name, 0))
+    for pid in os.listdir("/proc"):
+        stat = _stat(pid) if pid.isdigit() else None
+        if stat is None or stat[1] not in groups:
+            continue
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError):
+                    os.setpriority(os.PRIO_PROCESS, int(tid), groups[stat[1]])
+
+
+def apply_layout(platform: launcher.Platform, args) -> str:
+    """Make the launched platform match make dev's (the Procfile's gunicorn settings and
+    nice levels; the command line's overrides); a description of it."""
+    layout = procfile_layout()
+    described = []
+    for service in launcher.SERVICES:
+        env = dict(layout.get(service.name, {}).get("env", {}))
+        if service.name == "gateway":
+            if args.gateway_workers:
+                env["GUNICORN_WORKERS"] = str(args.gateway_workers)
+            if args.gateway_threads:
+                env["GUNICORN_THREADS"] = str(args.gateway_threads)
+        workers = env.get("GUNICORN_WORKERS", platform.env.get("GUNICORN_WORKERS", "2"))
+        threads = env.get("GUNICORN_THREADS", platform.env.get("GUNICORN_THREADS", "2"))
+        if env:
+            restart_service(platform, service.name, env)
+        described.append(f"{service.name} {workers}x{threads}")
+    niceness = {name: entry["nice"] for name, entry in layout.items() if entry["nice"]}
+    if args.nice:
+        renice(platform, niceness)
+    return (
+        f"gunicorn workers x threads: {', '.join(described)}; email consumers x{args.email_workers}, "
+        f"push consumers x{args.push_workers}, relay x1; "
+        + (f"nice {', '.join(f'{n} +{v}' for n, v in niceness.items())}" if args.nice and niceness else "no nice")
+        + f"; LOG_LEVEL={args.log_level}"
+    )
 
 
 def import_users(platform: launcher.Platform, count: int, with_devices: bool) -> list[tuple[str, str]]:
@@ -845,8 +923,11 @@ def parse_args(argv):
     layout = parser.add_argument_group("layout (default: make dev's)")
     layout.add_argument("--email-workers", type=int, default=int(os.environ.get("EMAIL_CONSUMERS") or 1))
     layout.add_argument("--push-workers", type=int, default=int(os.environ.get("PUSH_CONSUMERS") or 1))
-    layout.add_argument("--gateway-workers", type=int, default=int(os.environ.get("GATEWAY_WORKERS") or 3))
-    layout.add_argument("--gateway-threads", type=int, default=4)
+    layout.add_argument("--gateway-workers", type=int, help="gateway gunicorn workers (default: the Procfile's)")
+    layout.add_argument("--gateway-threads", type=int, help="gateway gunicorn threads (default: the Procfile's)")
+    layout.add_argument(
+        "--no-nice", dest="nice", action="store_false", help="leave out the Procfile's nice -n of the workers"
+    )
     layout.add_argument("--log-level", default="INFO", help="LOG_LEVEL of every process (INFO, as make dev)")
     judge = parser.add_argument_group("when a step falls behind")
     judge.add_argument("--keep-up", type=float, default=0.95, help="delivered/s below this share of offered (0.95)")
@@ -888,25 +969,20 @@ def main(argv: list[str] | None = None) -> int:
         "BOOTSTRAP_API_KEYS": f"{launcher.INTERNAL_KEY}=internal;{launcher.SENDER_KEY}=notifications:send,users:write",
     }
     replicas = {"email-worker": args.email_workers, "push-worker": args.push_workers}
-    layout = (
-        f"gateway {args.gateway_workers} workers x {args.gateway_threads} threads, other services gunicorn_conf's "
-        f"defaults, email consumers x{args.email_workers}, push consumers x{args.push_workers}, relay x1, "
-        f"LOG_LEVEL={args.log_level}"
-    )
     stem = datetime.now(UTC).strftime("%Y-%m-%d-%H%M%S")
     workdir = WORKDIR / f"{args.kind}-{stem}"
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"bench: starting the platform ({layout}) ...", flush=True)
+    print(f"bench: starting the platform (make dev's layout; consumers {replicas}) ...", flush=True)
     seeded: dict = {}
     all_items: dict[int, Item] = {}
     steps: list[dict] = []
     step_items: list[list[Item]] = []
     result: dict = {}
+    layout = ""
     with launcher.launch(extra_env=env, replicas=replicas, failure_tuning={}) as platform:
         try:
-            set_gateway_layout(
-                platform, {"GUNICORN_WORKERS": str(args.gateway_workers), "GUNICORN_THREADS": str(args.gateway_threads)}
-            )
+            layout = apply_layout(platform, args)
+            print(f"bench: layout: {layout}", flush=True)
             if args.seed_users or args.seed_log_rows:
                 print(f"bench: seeding {args.seed_users} users, {args.seed_log_rows} log rows (COPY) ...", flush=True)
                 seeded = {
