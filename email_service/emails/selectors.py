@@ -1,4 +1,4 @@
-"""Reads of the email service."""
+"""Reads of the email service (list filter: filters.py)."""
 
 from datetime import timedelta
 
@@ -6,23 +6,18 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from emails.constants import HEARTBEAT_KEY, DeliveryStatus
+from emails.filters import EmailNotificationFilter
 from emails.models import EmailNotification
 from notification_common.exceptions import NotFound
 from notification_common.heartbeat import heartbeat_age_seconds
 
 
 def email_list(*, filters: dict | None = None):
-    filters = filters or {}
-    queryset = EmailNotification.objects.all()
-    if filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
-    if filters.get("user_id"):
-        queryset = queryset.filter(user_id=filters["user_id"])
-    if filters.get("recipient"):
-        queryset = queryset.filter(recipient__iexact=filters["recipient"])
-    if filters.get("template_code"):
-        queryset = queryset.filter(template_code=filters["template_code"])
-    return queryset.order_by("-created_at", "-id")
+    """``filters``: ``status``, ``user_id``, ``recipient`` (any case), ``template_code``
+    (emails.filters.EmailNotificationFilter); newest first."""
+    return EmailNotificationFilter(filters or {}, queryset=EmailNotification.objects.all()).qs.order_by(
+        "-created_at", "-id"
+    )
 
 
 def email_get(*, notification_id) -> EmailNotification:

@@ -51,6 +51,28 @@ def test_list_filters_by_status(internal_client):
     assert body["data"][0]["subject"] == "Welcome, Ada"
 
 
+def test_list_filters_by_user_recipient_in_any_case_and_template(internal_client):
+    wanted = EmailNotificationFactory(recipient="Ada@Example.com", template_code="order_update")
+    EmailNotificationFactory(recipient="ada@example.com", template_code="welcome")  # another template
+    EmailNotificationFactory(user_id=wanted.user_id, recipient="grace@example.com", template_code="order_update")
+
+    def listed(**query):
+        body = assert_envelope(internal_client.get("/api/v1/emails/", query), status=200)
+        return sorted(item["notification_id"] for item in body["data"])
+
+    assert str(wanted.notification_id) in listed(user_id=str(wanted.user_id))
+    assert len(listed(user_id=str(wanted.user_id))) == 2
+    assert len(listed(recipient="ADA@example.COM")) == 2
+    assert listed(recipient="ada@example.com", template_code="order_update") == [str(wanted.notification_id)]
+    assert listed(user_id=str(uuid.uuid4())) == []
+
+
+def test_list_with_a_bad_user_id_names_the_field(internal_client):
+    body = assert_envelope(internal_client.get("/api/v1/emails/?user_id=nope"), status=400, error="validation_error")
+
+    assert "user_id" in body["data"]
+
+
 def test_list_with_an_unknown_status_names_the_field(internal_client):
     body = assert_envelope(internal_client.get("/api/v1/emails/?status=lost"), status=400, error="validation_error")
 
