@@ -151,8 +151,9 @@ class SendJob:
     """One notification's payload and the tokens still to receive it.
 
     ``before_send(tokens)`` runs in the send thread just before the request for those tokens
-    is written (services.py marks those devices ``sending`` there, so a device is ``sending``
-    only while its request is really in flight); False means that request is not sent."""
+    is written (``pushes.services.delivery`` marks those devices ``sending`` there, so a device
+    is ``sending`` only while its request is really in flight); False means that request is not
+    sent."""
 
     key: object
     payload: PushPayload
