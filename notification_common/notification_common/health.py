@@ -89,7 +89,7 @@ BUILTIN_CHECKS = {"database": check_database, "redis": check_redis, "rabbitmq": 
 def run_checks() -> dict[str, dict]:
     checks = [(name, BUILTIN_CHECKS[name]) for name in common_settings.HEALTH_CHECKS]
     if common_settings.STATUS_REPORT_CHANNELS:
-        from notification_common.status_reports import check_status_reports
+        from notification_common.status_report_backlog import check_status_reports
 
         checks.append(("status_reports", check_status_reports))
     for path in common_settings.HEALTH_EXTRA_CHECKS:

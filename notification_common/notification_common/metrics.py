@@ -59,7 +59,7 @@ def metrics_view(request):
 
 def _register_shared_collectors() -> None:
     # Stuck status reports (docs/operations.md, "Outages"); silent unless STATUS_REPORT_CHANNELS is set.
-    from notification_common.status_reports import StatusReportBacklogCollector
+    from notification_common.status_report_backlog import StatusReportBacklogCollector
 
     register_scrape_collector(StatusReportBacklogCollector())
 

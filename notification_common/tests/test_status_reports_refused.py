@@ -12,11 +12,8 @@ from django.test import override_settings
 
 from notification_common.circuit import CircuitBreaker
 from notification_common.http_client import ServiceClient
-from notification_common.status_reports import (
-    StatusReporter,
-    check_status_reports,
-    status_report_backlog,
-)
+from notification_common.status_report_backlog import check_status_reports, status_report_backlog
+from notification_common.status_reports import StatusReporter
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.waiting import wait_until
 

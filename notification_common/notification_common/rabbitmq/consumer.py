@@ -60,6 +60,7 @@ from notification_common.rabbitmq.consumed import (
     _str_or_none,
     _unix_or_none,
 )
+from notification_common.rabbitmq.thread_database import close_thread_database_connections
 from notification_common.rabbitmq.topology import (
     declare_topology,
 )
@@ -90,36 +91,6 @@ PUMP_SECONDS = 0.2  # longest wait for I/O while a batch is in the worker thread
 # While paused, how often the queue's depth is read (passive declare: touches no message).
 PAUSED_DEPTH_SECONDS = 2.0
 _BROKER_ERRORS = (pika.exceptions.AMQPError, OSError)
-
-
-def _refresh_thread_database_connections() -> None:
-    """Drop the calling thread's broken or expired Django database connections (a worker has
-    no request cycle to do it); the next query reconnects. Not inside a transaction."""
-    try:
-        from django.conf import settings
-
-        if not settings.configured:
-            return
-        from django.db import close_old_connections, connection
-
-        if not connection.in_atomic_block:
-            close_old_connections()
-    except Exception:  # noqa: BLE001 - the next query reports a real problem
-        logger.debug("could not refresh the database connections", exc_info=True)
-
-
-def _close_thread_database_connections() -> None:
-    """Close the calling thread's Django database connections (each thread has its own)."""
-    try:
-        from django.conf import settings
-
-        if not settings.configured:
-            return
-        from django.db import connections
-
-        connections.close_all()
-    except Exception:  # noqa: BLE001 - closing connections we are done with
-        logger.debug("could not close the worker thread's database connections", exc_info=True)
 
 
 class QueueConsumer:
@@ -386,7 +357,7 @@ class QueueConsumer:
         worker, self._worker = self._worker, None
         if worker is not None:
             # The worker's own database connections are closed in the worker thread itself.
-            worker.submit(_close_thread_database_connections)
+            worker.submit(close_thread_database_connections)
             worker.shutdown(wait=True)
 
     # -- pause ------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """``BaseConsumer``: a work-queue consumer with retries through the delay queues, a time
 budget, pause on open circuits and dead letters (the policy: consumer.py's docstring and
-docs/operations.md, "Retries")."""
+docs/operations.md, "Retries").
+
+Over 350 lines but one topic: how a handled message is settled (ack, retry, defer, dead
+letter). The policy and the republishing that carries it out share the headers they write,
+so they stay together; the consume loop is in consumer.py, the vocabulary in consumed.py.
+"""
 
 from __future__ import annotations
 
@@ -28,9 +33,9 @@ from notification_common.rabbitmq.consumer import (
     HANDLE_SECONDS,
     MESSAGES,
     QueueConsumer,
-    _refresh_thread_database_connections,
     logger,
 )
+from notification_common.rabbitmq.thread_database import refresh_thread_database_connections
 from notification_common.rabbitmq.topology import (
     EXCHANGE,
     FAILED_QUEUE,
@@ -171,7 +176,7 @@ class BaseConsumer(QueueConsumer):
             self.is_final_attempt(message)  # fixed now, before the handler looks
         results = self._run_in_worker(self._handle_batch_guarded, messages)
         # The settle hooks (on_retry, on_dead_letter) may use the database from this thread.
-        _refresh_thread_database_connections()
+        refresh_thread_database_connections()
         # A failure caused by an open circuit is put back without spending an attempt, and
         # never dead-lettered (not even with the budget spent): the call was never made.
         circuit_open = [caused_by_open_circuit(result) for result in results]
