@@ -13,45 +13,6 @@ from notification_common.pagination import paginate
 from notifications.selectors import message_log_search
 
 
-class MessageLogEntrySerializer(serializers.Serializer):
-    notification_id = serializers.UUIDField(source="id")
-    sender = serializers.CharField()
-    request_id = serializers.CharField(source="idempotency_key", allow_null=True)
-    notification_type = serializers.CharField()
-    user_id = serializers.UUIDField()
-    template_code = serializers.CharField()
-    language = serializers.CharField()
-    priority = serializers.IntegerField()
-    status = serializers.CharField()
-    trace_id = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    send_at = serializers.DateTimeField(allow_null=True)
-    cancelled_at = serializers.DateTimeField(allow_null=True)
-    quiet_hours_deferred = serializers.BooleanField()
-    published_at = serializers.SerializerMethodField()
-    outbox_attempts = serializers.SerializerMethodField()
-    outbox_last_error = serializers.SerializerMethodField()
-
-    def _outbox(self, notification):
-        return getattr(notification, "outbox", None)
-
-    def get_published_at(self, notification) -> str | None:
-        outbox = self._outbox(notification)
-        return (
-            serializers.DateTimeField().to_representation(outbox.published_at)
-            if outbox and outbox.published_at
-            else None
-        )
-
-    def get_outbox_attempts(self, notification) -> int:
-        outbox = self._outbox(notification)
-        return outbox.attempts if outbox else 0
-
-    def get_outbox_last_error(self, notification) -> str:
-        outbox = self._outbox(notification)
-        return outbox.last_error if outbox else ""
-
-
 class MessageLogSearchApi(APIView):
     """Newest first, paginated (``?page=&limit=``)."""
 
@@ -61,6 +22,44 @@ class MessageLogSearchApi(APIView):
         notification_id = serializers.UUIDField(required=False)
         request_id = serializers.CharField(required=False, max_length=128)
         user_id = serializers.ListField(child=serializers.UUIDField(), required=False, max_length=50)
+
+    class MessageLogEntrySerializer(serializers.Serializer):
+        notification_id = serializers.UUIDField(source="id")
+        sender = serializers.CharField()
+        request_id = serializers.CharField(source="idempotency_key", allow_null=True)
+        notification_type = serializers.CharField()
+        user_id = serializers.UUIDField()
+        template_code = serializers.CharField()
+        language = serializers.CharField()
+        priority = serializers.IntegerField()
+        status = serializers.CharField()
+        trace_id = serializers.CharField()
+        created_at = serializers.DateTimeField()
+        send_at = serializers.DateTimeField(allow_null=True)
+        cancelled_at = serializers.DateTimeField(allow_null=True)
+        quiet_hours_deferred = serializers.BooleanField()
+        published_at = serializers.SerializerMethodField()
+        outbox_attempts = serializers.SerializerMethodField()
+        outbox_last_error = serializers.SerializerMethodField()
+
+        def _outbox(self, notification):
+            return getattr(notification, "outbox", None)
+
+        def get_published_at(self, notification) -> str | None:
+            outbox = self._outbox(notification)
+            return (
+                serializers.DateTimeField().to_representation(outbox.published_at)
+                if outbox and outbox.published_at
+                else None
+            )
+
+        def get_outbox_attempts(self, notification) -> int:
+            outbox = self._outbox(notification)
+            return outbox.attempts if outbox else 0
+
+        def get_outbox_last_error(self, notification) -> str:
+            outbox = self._outbox(notification)
+            return outbox.last_error if outbox else ""
 
     @extend_schema(
         operation_id="message_log_search",
@@ -79,4 +78,4 @@ class MessageLogSearchApi(APIView):
         if not data:
             message = "Give notification_id, request_id or user_id."
             raise ApplicationError(ErrorCode.VALIDATION_ERROR, message, data={"notification_id": [message]})
-        return paginate(message_log_search(filters=data), request, MessageLogEntrySerializer)
+        return paginate(message_log_search(filters=data), request, self.MessageLogEntrySerializer)
