@@ -296,6 +296,34 @@ def cpu_ms_per_notification(before: dict, after: dict, extra: dict[str, float], 
     return dict(sorted(per.items(), key=lambda item: -item[1]))
 
 
+# --------------------------------------------------------------------------- profiling
+def start_profiles(platform: launcher.Platform, names: list[str], seconds: float, prefix: Path) -> list:
+    """``py-spy record`` of each named process (a gunicorn master with its workers) for the step."""
+    py_spy = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+    running = []
+    for name in names:
+        process = platform.process(name)
+        out = prefix.parent / f"{prefix.name}-{name}.svg"
+        command = [py_spy, "record", "--pid", str(process.popen.pid), "--subprocesses", "--nonblocking"]
+        command += ["--rate", "50", "--duration", str(max(1, round(seconds))), "--output", str(out)]
+        log = open(prefix.parent / f"{prefix.name}-{name}.py-spy.log", "wb")  # noqa: SIM115 - closed below
+        running.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log, out))
+    return running
+
+
+def finish_profiles(running: list) -> list[str]:
+    written = []
+    for popen, log, out in running:
+        try:
+            popen.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+        log.close()
+        if out.exists():
+            written.append(str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out))
+    return written
+
+
 # --------------------------------------------------------------------------- set-up
 def procfile_layout(procfile: Path = ROOT / "Procfile") -> dict[str, dict]:
     """{launcher process: {"env": {GUNICORN_WORKERS/THREADS: value}, "nice": n}} as ``make dev``
@@ -912,6 +940,14 @@ def parse_args(argv):
     load.add_argument("--timeout", type=float, default=30, help="client timeout per request, seconds (30)")
     load.add_argument("--warmup-seconds", type=float, default=10, help="unmeasured load at the first rate first (10)")
     load.add_argument("--python-loadgen", action="store_true", help="the asyncio fallback even when Go is there")
+    load.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="PROCESS",
+        help="py-spy flame graph of this launcher process (e.g. gateway, email-worker) during each step "
+        "(repeatable; sampling is non-blocking but costs CPU: figures of a profiled run are not clean)",
+    )
     data = parser.add_argument_group("data size")
     data.add_argument("--seed-users", type=int, default=0, help="users seeded by COPY before the run")
     data.add_argument(
@@ -1038,7 +1074,9 @@ def main(argv: list[str] | None = None) -> int:
                 load_before = round(os.getloadavg()[0], 2)
                 cpu_before, busy_before = cpu_snapshot(platform), machine_busy_seconds()
                 driver_before = os.times()
+                profiles = start_profiles(platform, args.profile, seconds, workdir / f"step-{index}-profile")
                 items, summary = offer(rate, seconds, index)
+                profiled = finish_profiles(profiles)
                 complete = arrivals.drain(items, timeout=args.drain_timeout, quiet=args.quiet_seconds)
                 cpu_after, busy_after = cpu_snapshot(platform), machine_busy_seconds()
                 driver_after = os.times()
@@ -1060,6 +1098,7 @@ def main(argv: list[str] | None = None) -> int:
                     ),
                     load_average_1min=load_before,
                     load_generator_cpu_seconds=round(loadgen_cpu, 2),
+                    profiles=profiled,
                 )
                 figures["behind"] = behind(figures, args)
                 steps.append(figures)
