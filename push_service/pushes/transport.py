@@ -2,14 +2,15 @@
 
 The SDK is used as shipped, with two exceptions: :func:`point_sdk_at_fcm_endpoint` sets where
 messaging sends (``FCM_ENDPOINT``), for the loopback FCM server in tests and ``make dev``, and
-:func:`stop_sdk_resends` takes away the SDK's own HTTP retries (our retries decide).
+:func:`stop_sdk_resends` takes away the SDK's own HTTP retries (our retries decide) and puts
+the wire hook in (each device is marked ``sending`` just before its request is written).
 The OAuth token fetch goes to the service account's ``token_uri``; google-auth's background
-"regional access boundary" lookup is switched off (docs/push_service.md, "FCM").
+"regional access boundary" lookup is switched off (docs/push_service.md, "FCM"). What each
+answer means for its device is in :mod:`pushes.outcomes`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import threading
 import time
@@ -18,7 +19,6 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import firebase_admin
 import requests
@@ -28,16 +28,8 @@ from urllib3.util.retry import Retry
 
 from notification_common.circuit import CircuitBreaker, CircuitOpenError
 from notification_common.firebase_offline import disable_background_lookups
-from pushes.constants import (
-    FCM_INTERNAL,
-    FCM_INVALID_ARGUMENT,
-    FCM_QUOTA_EXCEEDED,
-    FCM_SENDER_ID_MISMATCH,
-    FCM_THIRD_PARTY_AUTH_ERROR,
-    FCM_UNAVAILABLE,
-    FCM_UNKNOWN,
-    FCM_UNREGISTERED,
-)
+from pushes.constants import FCM_INVALID_ARGUMENT
+from pushes.outcomes import PERMANENT, TRANSIENT, TokenOutcome, classify
 from pushes.payloads import PushPayload
 
 logger = logging.getLogger(__name__)
@@ -51,8 +43,6 @@ FCM_SEND_PATH = "/v1/projects/{0}/messages:send"
 
 FCM_RESULTS = Counter("push_fcm_results", "Per-device results of FCM sends.", ["outcome", "error_code"])
 FCM_CALL_SECONDS = Histogram("push_fcm_call_seconds", "Duration of one FCM send (one device token).")
-
-SENT, DEACTIVATE, PERMANENT, TRANSIENT = "sent", "deactivate", "permanent", "transient"
 
 
 def point_sdk_at_fcm_endpoint(endpoint: str) -> None:
@@ -137,16 +127,6 @@ class FcmUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class TokenOutcome:
-    token: str
-    kind: str  # SENT | DEACTIVATE | PERMANENT | TRANSIENT
-    message_id: str = ""
-    error_code: str = ""
-    error_message: str = ""
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True)
 class SendJob:
     """One notification's payload and the tokens still to receive it.
 
@@ -159,90 +139,6 @@ class SendJob:
     payload: PushPayload
     tokens: tuple[str, ...]
     before_send: Callable[[tuple[str, ...]], bool] | None = None
-
-
-# Subclasses first: QuotaExceededError is a ResourceExhaustedError, UnregisteredError a
-# NotFoundError, SenderIdMismatchError a PermissionDeniedError, ThirdPartyAuthError an
-# UnauthenticatedError.
-_ERROR_CODES: tuple[tuple[type[Exception], str], ...] = (
-    (messaging.UnregisteredError, FCM_UNREGISTERED),
-    (messaging.SenderIdMismatchError, FCM_SENDER_ID_MISMATCH),
-    (messaging.QuotaExceededError, FCM_QUOTA_EXCEEDED),
-    (messaging.ThirdPartyAuthError, FCM_THIRD_PARTY_AUTH_ERROR),
-    (exceptions.InvalidArgumentError, FCM_INVALID_ARGUMENT),
-    (exceptions.UnavailableError, FCM_UNAVAILABLE),
-    (exceptions.InternalError, FCM_INTERNAL),
-)
-
-
-def fcm_error_code(error: BaseException) -> str:
-    for cls, code in _ERROR_CODES:
-        if isinstance(error, cls):
-            return code
-    code = getattr(error, "code", None)
-    return str(code).upper() if code else FCM_UNKNOWN
-
-
-def retry_after_seconds(error: BaseException) -> float | None:
-    """Seconds from the ``Retry-After`` header of the HTTP answer behind an SDK error, if any."""
-    response = getattr(error, "http_response", None)
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def _blames_payload(error: BaseException) -> bool:
-    """Whether an INVALID_ARGUMENT answer names the message rather than the device token."""
-    text = str(error).lower()
-    if "too big" in text or "payload" in text:
-        return True
-    response = getattr(error, "http_response", None)
-    try:
-        details = response.json()["error"].get("details", []) if response is not None else []
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return False
-    for detail in details if isinstance(details, list) else []:
-        for violation in detail.get("fieldViolations", []) if isinstance(detail, dict) else []:
-            field = str(violation.get("field", ""))
-            if field and field not in ("message.token", "message.fid"):
-                return True
-    return False
-
-
-def classify(token: str, response: messaging.SendResponse) -> TokenOutcome:
-    """One device's result: sent, deactivate the device, permanent, or transient (retry)."""
-    if response.success:
-        return TokenOutcome(token, SENT, message_id=response.message_id or "")
-    error = response.exception
-    code = fcm_error_code(error)
-    message = str(error)[:500]
-    if code in (FCM_UNREGISTERED, FCM_SENDER_ID_MISMATCH):
-        kind = DEACTIVATE
-    elif code == FCM_INVALID_ARGUMENT:
-        # Every payload passed payloads.build_payload, so FCM is refusing the token, unless
-        # its answer says otherwise; then the device is left alone.
-        kind = PERMANENT if _blames_payload(error) else DEACTIVATE
-    elif code == FCM_THIRD_PARTY_AUTH_ERROR:
-        kind = PERMANENT  # our APNs/web-push credentials: retrying this token will not help
-    else:
-        kind = TRANSIENT
-    return TokenOutcome(
-        token,
-        kind,
-        error_code=code,
-        error_message=message,
-        retry_after=retry_after_seconds(error) if kind == TRANSIENT else None,
-    )
 
 
 class PushService:

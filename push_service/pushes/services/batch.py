@@ -12,9 +12,10 @@ from django.conf import settings
 from notification_common.status_reports import StatusReporter
 from pushes.clients import DeviceDeactivator, RenderedPush, TemplateRenderer
 from pushes.models import PushDeviceResult, PushNotification
+from pushes.outcomes import TokenOutcome
 from pushes.payloads import PushPayload
 from pushes.queue_messages import PushRequest
-from pushes.transport import PushService, TokenOutcome
+from pushes.transport import PushService
 
 # The device fields a batch writes (claiming, then recording its results).
 DEVICE_UPDATE_FIELDS = [

@@ -25,11 +25,11 @@ from pushes.constants import (
     STATUS_PENDING,
 )
 from pushes.models import PushDeviceResult, PushNotification
+from pushes.outcomes import DEACTIVATE, SENT, TRANSIENT, TokenOutcome
 from pushes.payloads import PayloadError
 from pushes.services.batch import DEVICE_UPDATE_FIELDS, DeliveryDependencies, _Work
 from pushes.services.claims import _claim_is_live
 from pushes.services.followups import _after_commit
-from pushes.transport import DEACTIVATE, SENT, TRANSIENT, TokenOutcome
 
 logger = logging.getLogger(__name__)
 

@@ -11,13 +11,10 @@ from firebase_admin import messaging
 from notification_common.circuit import CircuitBreaker
 from notification_devtools.loopback.fcm import LoopbackFCMServer
 from notification_devtools.testing.network import LOOPBACK_HOSTS, guard_loopback_only
+from pushes.outcomes import DEACTIVATE, PERMANENT, SENT, TRANSIENT
 from pushes.payloads import build_payload
 from pushes.transport import (
-    DEACTIVATE,
-    PERMANENT,
     SDK_RETRIES,
-    SENT,
-    TRANSIENT,
     FcmUnavailable,
     PushService,
     SendJob,
