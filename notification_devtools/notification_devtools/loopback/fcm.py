@@ -1,5 +1,10 @@
 """A loopback HTTP server speaking the FCM HTTP v1 send API and the Google OAuth2 token endpoint.
 
+One fake server, one module (about 700 lines, most of it FCM's wire format: the error bodies
+firebase-admin maps to its exceptions, the validation FCM applies, the OAuth2 grant it checks).
+Its state, its HTTP handler and its CLI change together whenever FCM's behaviour is copied
+more closely, and nothing else imports their parts, so they are not split.
+
 The unmodified ``firebase-admin`` SDK talks to it when
 
 1. the app's credential is a service-account key whose ``token_uri`` is ``server.token_uri``

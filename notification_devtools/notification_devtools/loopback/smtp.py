@@ -1,5 +1,9 @@
 """A real SMTP server on loopback (aiosmtpd), for tests, benchmarks, e2e and ``make dev``.
 
+One fake server, one module (about 640 lines): the SMTP side, its failure scripts, the JSON
+HTTP API another process reads it through and the CLI share one state (messages, rules,
+outage) and change together, and nothing else imports their parts, so they are not split.
+
 In-process use::
 
     with LoopbackSMTPServer() as smtp:          # port 0: a free port, see smtp.port

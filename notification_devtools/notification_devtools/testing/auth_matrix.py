@@ -16,7 +16,7 @@ import pytest
 
 from notification_common.api_keys import VERIFY_PATH, Scope, forget_api_key, hash_api_key
 from notification_devtools.testing import issue_user_token
-from notification_devtools.testing.schema_contract import METHODS, served_schema
+from notification_devtools.testing.openapi_validator import METHODS, served_schema
 
 __all__ = [
     "ANYONE",
