@@ -191,6 +191,18 @@ def test_a_connection_lost_once_mid_batch_is_retried_on_a_new_connection(proxied
     assert set(_arrived_ids(broker)) == {f"m-{n}" for n in range(5000)}
 
 
+def test_items_without_a_confirm_in_time_are_not_sent_and_the_next_batch_starts_afresh(publisher, broker):
+    # Given confirms that never reach the publisher (as on a blocked connection)
+    publisher._on_batch_confirm = lambda frame: None
+    # When a batch is published with a short timeout
+    outcomes = publisher.publish_batch(_items(3), timeout=0.5)
+    # Then nothing counts as published; a later batch, on a new connection, is confirmed
+    assert [outcome.status for outcome in outcomes] == [PublishStatus.NOT_SENT] * 3
+    assert "no confirm within 0.5 s" in outcomes[0].reason
+    del publisher._on_batch_confirm
+    assert all(outcome.published for outcome in publisher.publish_batch(_items(2)))
+
+
 def test_an_unreachable_broker_leaves_every_item_not_sent():
     with Publisher("amqp://guest:guest@127.0.0.1:1/%2F") as publisher:
         outcomes = publisher.publish_batch(_items(3))
