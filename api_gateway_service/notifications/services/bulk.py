@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from notification_common.conf import common_settings
 from notification_common.exceptions import ApplicationError
-from notification_common.rabbitmq import PublishError, get_publisher
+from notification_common.rabbitmq import get_publisher
 from notifications.clients import template_facts_get, user_get, users_get_many
 from notifications.constants import ROUTING_KEYS, TRACE_ID_HEADER, GatewayErrorCode, NotificationStatus
 from notifications.models import NotificationRequest, OutboxMessage
@@ -39,6 +39,7 @@ from notifications.services.intake import (
     notification_request_hash,
     send_at_validate,
 )
+from notifications.services.outbox import outbox_message_item
 
 logger = logging.getLogger(__name__)
 
@@ -267,23 +268,20 @@ def _outbox_of(notification: NotificationRequest, candidate: _Candidate) -> Outb
 
 
 def _publish_after_commit(outboxes: list[OutboxMessage]) -> None:
-    """Publish the committed rows in order, then mark the published ones in one statement.
-    On a failure the rest stay for the relay (which also handles a refused row)."""
+    """Publish the committed rows, then mark the published ones in one statement. What was
+    not confirmed stays for the relay (which also handles a refused row)."""
     publisher = get_publisher(common_settings.RABBITMQ_URL)
-    published: list[int] = []
-    for outbox in outboxes:
-        try:
-            publisher.publish(
-                outbox.routing_key,
-                outbox.body,
-                headers=outbox.headers,
-                message_id=outbox.message_id,
-                priority=outbox.priority,
-            )
-        except PublishError as exc:
-            logger.warning("bulk publish stopped; the outbox relay takes the rest", extra={"error": str(exc)})
-            break
-        published.append(outbox.pk)
+    # One write of all the messages, then all their confirms together (pipelined).
+    outcomes = publisher.publish_batch([outbox_message_item(outbox) for outbox in outboxes])
+    published = [outbox.pk for outbox, outcome in zip(outboxes, outcomes, strict=True) if outcome.published]
+    if len(published) < len(outboxes):
+        first = next(outcome for outcome in outcomes if not outcome.published)
+        logger.warning(
+            "bulk publish: %d of %d left to the outbox relay",
+            len(outboxes) - len(published),
+            len(outboxes),
+            extra={"error": first.reason},
+        )
     if published:
         with connection.cursor() as cursor:
             cursor.execute(

@@ -39,14 +39,15 @@ _publish_paused_until: dict[str, float] = {}
 _pause_lock = threading.Lock()
 
 
+def outbox_message_item(outbox: OutboxMessage) -> tuple[str, dict, dict]:
+    """The row as a ``(routing_key, body, kwargs)`` item of ``Publisher.publish_batch``."""
+    kwargs = {"headers": outbox.headers, "message_id": outbox.message_id, "priority": outbox.priority}
+    return outbox.routing_key, outbox.body, kwargs
+
+
 def _publish(publisher, outbox: OutboxMessage) -> None:
-    publisher.publish(
-        outbox.routing_key,
-        outbox.body,
-        headers=outbox.headers,
-        message_id=outbox.message_id,
-        priority=outbox.priority,
-    )
+    routing_key, body, kwargs = outbox_message_item(outbox)
+    publisher.publish(routing_key, body, **kwargs)
 
 
 def outbox_publish(*, outbox: OutboxMessage) -> bool:
@@ -137,8 +138,9 @@ def outbox_publish_refusal_record(*, outbox_id: int, error: str, now=None) -> Ou
 def outbox_relay_batch(*, batch_size: int, grace_seconds: float, now=None) -> RelayResult:
     """Publish up to ``batch_size`` due rows, oldest first.
 
-    A row the broker refuses is counted against that row alone (backoff, then parked) and the
-    rows behind it go on; a broker outage stops the batch and counts against no row.
+    The rows are published together and their confirms awaited together. A row the broker
+    refuses is counted against that row alone (backoff, then parked) and the others go on; a
+    broker outage counts against no row.
     Rows stay locked (FOR UPDATE SKIP LOCKED) while they are published, so several relays
     never publish the same row; a crash between publish and commit publishes it again,
     which the workers' idempotency absorbs.
@@ -175,22 +177,24 @@ def outbox_relay_batch(*, batch_size: int, grace_seconds: float, now=None) -> Re
                 .filter(not_backing_off)
                 .order_by("created_at", "id")[: batch_size - len(due)]
             )
-        for row in rows:
+        # All the batch's confirms are awaited together (pipelined), not one per row.
+        outcomes = publisher.publish_batch([outbox_message_item(row) for row in rows]) if rows else []
+        not_sent: list[int] = []
+        for row, outcome in zip(rows, outcomes, strict=True):
             tried.append(row.pk)
-            try:
-                _publish(publisher, row)
-            except PublishRejected as exc:
+            failure = outcome.error()
+            if failure is None:
+                published.append(row.pk)
+            elif isinstance(failure, PublishRejected):
                 refused += 1
-                stored = outbox_publish_refusal_record(outbox_id=row.pk, error=str(exc), now=now)
+                stored = outbox_publish_refusal_record(outbox_id=row.pk, error=str(failure), now=now)
                 parked += bool(stored and stored.parked_at)
-                continue
-            except PublishError as exc:
-                # The broker is unreachable: nothing behind this row would fare better, and
-                # it is no row's fault, so no refusal is counted.
-                error = str(exc)
-                OutboxMessage.objects.filter(pk=row.pk).update(last_error=error[:1000])
-                break
-            published.append(row.pk)
+            else:
+                # The broker is unreachable: it is no row's fault, so no refusal is counted.
+                error = error or str(failure)
+                not_sent.append(row.pk)
+        if not_sent:
+            OutboxMessage.objects.filter(pk__in=not_sent).update(last_error=error[:1000])
         if tried:
             OutboxMessage.objects.filter(pk__in=tried).update(attempts=F("attempts") + 1)
         if published:

@@ -157,10 +157,10 @@ def test_cancel_while_the_scheduler_publishes_waits_and_answers_already_publishe
         def __init__(self, url):
             self.real = get_publisher(url)
 
-        def publish(self, *args, **kwargs):
+        def publish_batch(self, *args, **kwargs):
             publishing.set()
             go.wait(10)
-            return self.real.publish(*args, **kwargs)
+            return self.real.publish_batch(*args, **kwargs)
 
     monkeypatch.setattr(outbox_service, "get_publisher", HeldPublisher)
     outcome = {}
