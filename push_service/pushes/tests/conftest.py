@@ -24,6 +24,7 @@ from notification_devtools.testing.rabbit import drain
 from notification_devtools.testing.templates import TemplateServiceStub
 from pushes.clients import DeviceDeactivator, TemplateRenderer
 from pushes.consumer import PushConsumer
+from pushes.models import PushDeviceResult, PushNotification
 from pushes.services import DeliveryDependencies, push_deactivations_mark_done, push_reports_mark_sent
 from pushes.transport import PushService
 
@@ -214,3 +215,16 @@ def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
             return True
         event.wait(interval)
     return bool(predicate())
+
+
+def devices_of(notification_id) -> dict[str, PushDeviceResult]:
+    return {d.token: d for d in PushDeviceResult.objects.filter(notification__notification_id=notification_id)}
+
+
+def delivery(notification_id) -> PushNotification:
+    return PushNotification.objects.get(notification_id=notification_id)
+
+
+def settle_followups(deps) -> None:
+    assert deps.reporter.flush(timeout=5)
+    assert deps.deactivator.flush(timeout=5)
