@@ -9,7 +9,6 @@ the e2e suite runs the real ones.
 from __future__ import annotations
 
 import itertools
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -206,15 +205,6 @@ def push_message(tokens=("tok-a", "tok-b", "tok-c"), **overrides) -> dict:
         "recipient": {"push_tokens": list(tokens), "name": "Ada"},
         "created_at": "2026-11-24T01:00:00+00:00",
     } | overrides
-
-
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.02) -> bool:
-    event = threading.Event()
-    for _ in range(int(timeout / interval)):
-        if predicate():
-            return True
-        event.wait(interval)
-    return bool(predicate())
 
 
 def devices_of(notification_id) -> dict[str, PushDeviceResult]:

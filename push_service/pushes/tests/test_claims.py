@@ -16,12 +16,13 @@ from django.db.backends.signals import connection_created
 from django.utils import timezone
 
 from notification_devtools.testing.rabbit import drain
+from notification_devtools.testing.waiting import wait_until
 from pushes.clients import TemplateRenderer
 from pushes.constants import ERROR_OUTCOME_UNKNOWN
 from pushes.consumer import PushConsumer
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.services import DeliveryDependencies, push_mark_failed
-from pushes.tests.conftest import push_message, wait_until
+from pushes.tests.conftest import push_message
 from pushes.tests.factories import PushNotificationFactory
 from pushes.transport import PushService
 
@@ -166,7 +167,7 @@ def test_worker_stalled_past_its_lease_sends_nothing_once_another_took_over(
         service_account_path=service_account, endpoint=fcm.url, app_name=f"push-test-b-{uuid.uuid4().hex[:6]}"
     )
     try:
-        assert wait_until(lambda: len(template_service.calls) == 1)
+        assert wait_until(lambda: len(template_service.calls) == 1, timeout=5)
         assert wait_until(lambda: _lease_over(message["notification_id"]), timeout=5)
 
         # When worker B handles a redelivered copy meanwhile, then A's render comes back

@@ -13,10 +13,11 @@ from django.db import connection, transaction
 from notification_common.circuit import CircuitBreaker
 from notification_common.rabbitmq import PUSH_QUEUE
 from notification_devtools.testing.rabbit import drain
+from notification_devtools.testing.waiting import wait_until
 from pushes.models import PushNotification
 from pushes.queue_messages import parse_push_message
 from pushes.services import push_records_ensure
-from pushes.tests.conftest import delivery, devices_of, push_message, settle_followups, wait_until
+from pushes.tests.conftest import delivery, devices_of, push_message, settle_followups
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +45,7 @@ def test_push_to_three_devices_reaches_each_device_once_and_reports_delivered(
     settle_followups(deps)
     [report] = user_service.reports(message["notification_id"])
     assert report["status"] == "delivered" and report["user_id"] == message["user_id"]
-    assert wait_until(lambda: delivery(message["notification_id"]).reported_status == "delivered")
+    assert wait_until(lambda: delivery(message["notification_id"]).reported_status == "delivered", timeout=5)
 
 
 def test_template_fetch_carries_the_trace_id_and_the_internal_key(consumer, publish, template_service, internal_key):
@@ -80,7 +81,7 @@ def test_unregistered_device_is_deactivated_at_once_while_the_others_receive(
     [call] = user_service.deactivations
     assert call["json"] == {"token": "tok-b", "reason": "fcm:UNREGISTERED"}
     assert call["headers"]["X-API-Key"] == internal_key
-    assert wait_until(lambda: devices_of(message["notification_id"])["tok-b"].deactivated_at is not None)
+    assert wait_until(lambda: devices_of(message["notification_id"])["tok-b"].deactivated_at is not None, timeout=5)
     assert fcm.attempts("tok-b") == 1  # never retried
     assert [drain(broker, q) for q in (PUSH_QUEUE, f"{PUSH_QUEUE}.retry.1")] == [[], []]
 
@@ -126,7 +127,8 @@ def test_deactivation_is_retried_while_the_user_service_is_down(consumer, publis
     settle_followups(deps)
     deactivations = user_service.deactivations
     assert deactivations and deactivations[-1]["json"]["token"] == "unregistered-1"
-    assert wait_until(lambda: devices_of(message["notification_id"])["unregistered-1"].deactivated_at is not None)
+    notification_id = message["notification_id"]
+    assert wait_until(lambda: devices_of(notification_id)["unregistered-1"].deactivated_at is not None, timeout=5)
 
 
 # -- redelivery and chunks ------------------------------------------------------------------------
@@ -282,7 +284,8 @@ def test_open_fcm_circuit_pauses_the_consumer_without_rendering_or_spending_an_a
     try:
         # Then it pauses on fcm: the message stays in the queue, nothing rendered or sent
         assert wait_until(
-            lambda: consumer.state.paused and broker.queue_declare(PUSH_QUEUE, passive=True).method.message_count == 1
+            lambda: consumer.state.paused and broker.queue_declare(PUSH_QUEUE, passive=True).method.message_count == 1,
+            timeout=5,
         )
         assert consumer.state.dependency == "fcm"
         assert template_service.calls == [] and fcm.attempts() == 0
