@@ -1,7 +1,8 @@
 """The consumer base every worker builds on: ``QueueConsumer`` here (the consume loop),
 ``BaseConsumer`` in retrying_consumer.py (work queues), ``StoringConsumer`` in
 storing_consumer.py (failed.queue), the message and error vocabulary in consumed.py.
-This module is long because the loop, its pause and its worker thread are one state machine.
+This module is long because the loop, its pause and its worker thread are one state machine;
+what both subclasses need (parsing a delivery, publishing a copy on a confirm channel) ends it.
 
 A subclass sets ``queue`` and implements :meth:`BaseConsumer.handle` (or
 :meth:`BaseConsumer.handle_batch`); the base class does the rest:
@@ -464,6 +465,38 @@ class QueueConsumer:
         if message.request_id is None and isinstance(body.get("request_id"), str):
             message.request_id = body["request_id"]
         return message, None
+
+    @staticmethod
+    def _copy_properties(
+        props: pika.BasicProperties, headers: dict, *, content_type: str | None, expiration: str | None = None
+    ) -> pika.BasicProperties:
+        """The properties of a message published again (a retry, a dead letter, a parked one):
+        the original's, persistent, with new ``headers`` (and a TTL for a delay queue)."""
+        return pika.BasicProperties(
+            content_type=content_type,
+            content_encoding=props.content_encoding,
+            headers=headers,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            priority=props.priority,
+            correlation_id=props.correlation_id,
+            message_id=props.message_id,
+            timestamp=props.timestamp,
+            type=props.type,
+            app_id=props.app_id,
+            expiration=expiration,
+        )
+
+    def _publish_copy(self, delivery: _Delivery, exchange: str, routing_key: str, props: pika.BasicProperties) -> None:
+        """Publish ``delivery``'s body again on the consumer's confirm channel (opened on first
+        use) and wait for the broker's confirm. A broker error drops the channel and is raised."""
+        try:
+            if self._publish_channel is None or not self._publish_channel.is_open:
+                self._publish_channel = self._connection.channel()
+                self._publish_channel.confirm_delivery()
+            self._publish_channel.basic_publish(exchange, routing_key, delivery.raw, props, mandatory=True)
+        except _BROKER_ERRORS:
+            self._publish_channel = None
+            raise
 
     def _log_extra(self, message: ConsumedMessage) -> dict:
         return {

@@ -303,7 +303,12 @@ class BaseConsumer(QueueConsumer):
             headers[NOT_BEFORE_HEADER] = _iso(now + delay)
             delay = limit
         target = delay_queue_for(self.queue, delay, self.retry_base_seconds)
-        props = self._copy_properties(delivery.properties, headers, expiration=str(max(0, int(delay * 1000))))
+        props = self._copy_properties(
+            delivery.properties,
+            headers,
+            content_type=delivery.properties.content_type or "application/json",
+            expiration=str(max(0, int(delay * 1000))),
+        )
         return self._republish(delivery, message, "", target, props)
 
     def _dead_letter(
@@ -324,7 +329,9 @@ class BaseConsumer(QueueConsumer):
         if message.first_attempt_at is not None:
             headers[FIRST_ATTEMPT_HEADER] = _iso(message.first_attempt_at)
         headers.pop(NOT_BEFORE_HEADER, None)
-        props = self._copy_properties(delivery.properties, headers)
+        props = self._copy_properties(
+            delivery.properties, headers, content_type=delivery.properties.content_type or "application/json"
+        )
         if not self._republish(delivery, message, EXCHANGE, FAILED_QUEUE, props):
             return
         MESSAGES.labels(self.queue, "dead_lettered").inc()
@@ -337,22 +344,6 @@ class BaseConsumer(QueueConsumer):
         entry = {"attempt": message.attempt, "error": error, "at": at or _iso(self.clock()), "kind": kind}
         return json.dumps([*message.history, entry], separators=(",", ":"), default=str)
 
-    @staticmethod
-    def _copy_properties(props: pika.BasicProperties, headers: dict, expiration: str | None = None):
-        return pika.BasicProperties(
-            content_type=props.content_type or "application/json",
-            content_encoding=props.content_encoding,
-            headers=headers,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            priority=props.priority,
-            correlation_id=props.correlation_id,
-            message_id=props.message_id,
-            timestamp=props.timestamp,
-            type=props.type,
-            app_id=props.app_id,
-            expiration=expiration,
-        )
-
     def _republish(
         self,
         delivery: _Delivery,
@@ -363,12 +354,8 @@ class BaseConsumer(QueueConsumer):
     ) -> bool:
         """Confirmed publish, then ack the original.  On failure nack with requeue; False."""
         try:
-            if self._publish_channel is None or not self._publish_channel.is_open:
-                self._publish_channel = self._connection.channel()
-                self._publish_channel.confirm_delivery()
-            self._publish_channel.basic_publish(exchange, routing_key, delivery.raw, props, mandatory=True)
+            self._publish_copy(delivery, exchange, routing_key, props)
         except _BROKER_ERRORS as exc:
-            self._publish_channel = None
             logger.error(
                 "%s: republish to %r failed (%r); message requeued",
                 self.name,

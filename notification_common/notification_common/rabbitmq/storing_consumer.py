@@ -4,9 +4,6 @@ or parked, a store that is down is waited for (docs/admin_service.md)."""
 
 from __future__ import annotations
 
-import pika
-import pika.exceptions
-
 from notification_common.rabbitmq.consumed import ConsumedMessage, _Delivery, _reason
 from notification_common.rabbitmq.consumer import _BROKER_ERRORS, MESSAGES, QueueConsumer, logger
 from notification_common.rabbitmq.topology import (
@@ -126,25 +123,10 @@ class StoringConsumer(QueueConsumer):
         headers = dict(props.headers or {})
         headers["x-store-error"] = message.headers.get("x-store-error", "")
         headers["x-original-queue"] = headers.get("x-original-queue", self.queue)
-        parked = pika.BasicProperties(
-            content_type=props.content_type,
-            content_encoding=props.content_encoding,
-            headers=headers,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            priority=props.priority,
-            correlation_id=props.correlation_id,
-            message_id=props.message_id,
-            timestamp=props.timestamp,
-            type=props.type,
-            app_id=props.app_id,
-        )
+        parked = self._copy_properties(props, headers, content_type=props.content_type)
         try:
-            if self._publish_channel is None or not self._publish_channel.is_open:
-                self._publish_channel = self._connection.channel()
-                self._publish_channel.confirm_delivery()
-            self._publish_channel.basic_publish(EXCHANGE, self.park_queue, delivery.raw, parked, mandatory=True)
+            self._publish_copy(delivery, EXCHANGE, self.park_queue, parked)
         except _BROKER_ERRORS as exc:
-            self._publish_channel = None
             logger.error("%s: could not park a message (%r); requeued", self.name, exc, extra=self._log_extra(message))
             return False
         logger.error(
