@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
+from notification_common.bulk_writes import insert_ignoring_conflicts, update_rows
 from notification_common.rabbitmq import TransientError
-from pushes.bulk import insert_ignoring_conflicts, update_rows
 from pushes.constants import (
     DEVICE_FAILED,
     DEVICE_PENDING,

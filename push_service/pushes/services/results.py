@@ -10,8 +10,8 @@ import time
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from notification_common.bulk_writes import update_rows
 from notification_common.rabbitmq import PermanentError, TransientError
-from pushes.bulk import update_rows
 from pushes.clients import RenderError
 from pushes.constants import (
     DEVICE_FAILED,
