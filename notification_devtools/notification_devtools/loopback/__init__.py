@@ -3,6 +3,7 @@
 * :mod:`.smtp` - ``LoopbackSMTPServer`` (aiosmtpd; needs the dev dependency ``aiosmtpd``)
 * :mod:`.fcm` - ``LoopbackFCMServer`` (FCM HTTP v1 send API + OAuth2 token endpoint)
 * :mod:`.service_account` - ``write_service_account`` (key file pointing at the loopback)
+* :mod:`.outage` - ``TimedOutage`` (the timed provider outage both servers script)
 
 Names are imported lazily so that using one server does not require the other's
 dependencies. No Django here.

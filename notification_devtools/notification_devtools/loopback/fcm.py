@@ -96,6 +96,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from notification_devtools.loopback.outage import TimedOutage
+
 __all__ = ["LoopbackFCMServer", "OUTCOMES", "TOKEN_PREFIX_OUTCOMES"]
 
 logger = logging.getLogger(__name__)
@@ -171,10 +173,8 @@ class LoopbackFCMServer:
         self._keys_by_id: dict[str, object] = {}
         self._keys_by_email: dict[str, object] = {}
         self._tokens_issued = 0
-        # A timed outage: (outcome, ends_at on self._clock); tests inject the clock.
-        self._clock = clock
-        self._outage: tuple[str, float] | None = None
-        self._outage_refusals = 0  # sends refused by timed outages: proof an outage bit
+        # A timed outage answers every send with its outcome (on ``clock``; tests inject one).
+        self._outage: TimedOutage[str] = TimedOutage(clock)
         self._seq = itertools.count(1)
         self._httpd: _FCMHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -271,7 +271,7 @@ class LoopbackFCMServer:
     def clear_outcomes(self) -> None:
         with self._lock:
             self._scripts.clear()
-            self._outage = None
+            self._outage.end()
 
     def start_outage(self, seconds: float, outcome: str = "UNAVAILABLE") -> None:
         """Answer every send with ``outcome`` for the next ``seconds`` seconds, then recover by
@@ -279,28 +279,19 @@ class LoopbackFCMServer:
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {sorted(OUTCOMES)}")
         with self._lock:
-            self._outage = (outcome, self._clock() + float(seconds)) if float(seconds) > 0 else None
+            self._outage.start(seconds, outcome)
 
     @property
     def outage_remaining(self) -> float:
         """Seconds left of the current timed outage (0.0 when there is none)."""
         with self._lock:
-            return self._outage_remaining_locked()
+            return self._outage.remaining
 
     @property
     def outage_refusals(self) -> int:
         """How many send attempts timed outages have refused since the server started."""
         with self._lock:
-            return self._outage_refusals
-
-    def _outage_remaining_locked(self) -> float:
-        if self._outage is None:
-            return 0.0
-        remaining = self._outage[1] - self._clock()
-        if remaining <= 0:
-            self._outage = None
-            return 0.0
-        return remaining
+            return self._outage.refusals
 
     def attempts(self, token: str | None = None) -> int:
         """HTTP send attempts seen for ``token`` (all tokens if ``None``), successful or not."""
@@ -315,9 +306,9 @@ class LoopbackFCMServer:
             if token is None:
                 return "ok", None
             self._attempts[token] = self._attempts.get(token, 0) + 1
-            if self._outage_remaining_locked() > 0:
-                self._outage_refusals += 1
-                return self._outage[0], None
+            outage = self._outage.refuse()
+            if outage is not None:
+                return outage, None
             script = self._scripts.get(token)
             if script is not None:
                 if script.remaining is None:

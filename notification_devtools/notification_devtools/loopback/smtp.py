@@ -69,6 +69,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from aiosmtpd.controller import Controller
 
+from notification_devtools.loopback.outage import TimedOutage
+
 __all__ = ["LoopbackSMTPServer", "ReceivedMessage", "SMTPControlHTTPServer"]
 
 logger = logging.getLogger(__name__)
@@ -229,10 +231,8 @@ class LoopbackSMTPServer:
         self._fail_rcpt: list[str] = []  # scripted replies, consumed one per command
         self._fail_data: list[str] = []
         self._rejected: dict[str, str] = {}
-        # A timed outage: (stage, reply, ends_at on self._clock); tests inject the clock.
-        self._clock = clock
-        self._outage: tuple[str, str, float] | None = None
-        self._outage_refusals = 0  # commands refused by timed outages: proof an outage bit
+        # A timed outage answers RCPT TO or DATA with (stage, reply) (on ``clock``; tests inject one).
+        self._outage: TimedOutage[tuple[str, str]] = TimedOutage(clock)
         self._controller: _Controller | None = None
         self._down = False
         self._running = False
@@ -315,7 +315,7 @@ class LoopbackSMTPServer:
             self._fail_rcpt.clear()
             self._fail_data.clear()
             self._rejected.clear()
-            self._outage = None
+            self._outage.end()
 
     def start_outage(
         self, seconds: float, code: int = 451, message: str = "Service unavailable, try again later", *, stage="rcpt"
@@ -327,34 +327,23 @@ class LoopbackSMTPServer:
             raise ValueError("stage must be 'rcpt' or 'data'")
         reply = _reply(code, message)
         with self._lock:
-            self._outage = (stage, reply, self._clock() + float(seconds)) if float(seconds) > 0 else None
+            self._outage.start(seconds, (stage, reply))
 
     @property
     def outage_remaining(self) -> float:
         """Seconds left of the current timed outage (0.0 when there is none)."""
         with self._lock:
-            return self._outage_remaining_locked()
-
-    def _outage_remaining_locked(self) -> float:
-        if self._outage is None:
-            return 0.0
-        remaining = self._outage[2] - self._clock()
-        if remaining <= 0:
-            self._outage = None
-            return 0.0
-        return remaining
+            return self._outage.remaining
 
     def _outage_reply_locked(self, stage: str) -> str | None:
-        if self._outage_remaining_locked() > 0 and self._outage[0] == stage:
-            self._outage_refusals += 1
-            return self._outage[1]
-        return None
+        refused = self._outage.refuse(lambda answer: answer[0] == stage)
+        return None if refused is None else refused[1]
 
     @property
     def outage_refusals(self) -> int:
         """How many commands timed outages have refused since the server started."""
         with self._lock:
-            return self._outage_refusals
+            return self._outage.refusals
 
     def set_down(self, down: bool) -> None:
         """``True``: close the listener (clients get "connection refused", open sessions are
