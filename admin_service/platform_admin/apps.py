@@ -3,6 +3,8 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db.models.signals import post_migrate
 from django.urls import reverse
 
+from notification_common.client_ip import client_ip
+
 
 def _is_admin_site_login(request) -> bool:
     # The API login does not go through django.contrib.auth's login(); only the form does.
@@ -15,7 +17,7 @@ def _audit_admin_site_login(sender, request, user, **kwargs) -> None:
 
     if _is_admin_site_login(request):
         admin_site_login_audit(
-            username=user.get_username(), succeeded=True, ip=request.META.get("REMOTE_ADDR"), target=f"admin:{user.pk}"
+            username=user.get_username(), succeeded=True, ip=client_ip(request), target=f"admin:{user.pk}"
         )
 
 
@@ -23,9 +25,7 @@ def _audit_admin_site_login_failure(sender, credentials, request=None, **kwargs)
     from platform_admin.services import admin_site_login_audit
 
     if _is_admin_site_login(request):
-        admin_site_login_audit(
-            username=credentials.get("username", ""), succeeded=False, ip=request.META.get("REMOTE_ADDR")
-        )
+        admin_site_login_audit(username=credentials.get("username", ""), succeeded=False, ip=client_ip(request))
 
 
 class PlatformAdminConfig(AppConfig):

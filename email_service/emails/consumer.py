@@ -29,7 +29,14 @@ from notification_common.rabbitmq import (
     TransientError,
     open_circuit_of,
 )
-from notification_common.status_reports import STATUS_DELIVERED, STATUS_FAILED, STATUS_PENDING, StatusReporter
+from notification_common.status_reports import (
+    STATUS_DELIVERED,
+    STATUS_FAILED,
+    STATUS_PENDING,
+    StatusReporter,
+    status_reports_resend,
+)
+from notification_common.template_versions import template_service_breaker
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +44,6 @@ logger = logging.getLogger(__name__)
 def _user_id(message: ConsumedMessage) -> str | None:
     value = message.body.get("user_id") if isinstance(message.body, dict) else None
     return value if isinstance(value, str) else None
-
-
-def _template_breaker(renderer):
-    """The template service client's circuit breaker behind ``renderer`` (None if it has none)."""
-    source = getattr(renderer, "versions", renderer)  # the shared TemplateVersions, when it holds the client
-    return getattr(getattr(source, "client", None), "breaker", None)
 
 
 class EmailConsumer(BaseConsumer):
@@ -101,7 +102,7 @@ class EmailConsumer(BaseConsumer):
     def blocking_dependency(self) -> BlockingDependency | None:
         # SMTP and the template service: while either circuit is open no email can go out,
         # so the messages wait in the queue instead of spending their retries.
-        return open_circuit_of(self.sender.breaker, _template_breaker(self.renderer))
+        return open_circuit_of(self.sender.breaker, template_service_breaker(self.renderer))
 
     # ------------------------------------------------------------------ messages
     def _request_of(self, message: ConsumedMessage) -> EmailRequest:
@@ -215,14 +216,6 @@ class EmailConsumer(BaseConsumer):
         except Exception:  # noqa: BLE001 - the database may still be starting; deliveries go on
             logger.warning("could not look for unreported outcomes", exc_info=True)
             return
-        for delivery in deliveries:
-            self.reporter.report(
-                str(delivery.notification_id),
-                delivery.status,
-                user_id=str(delivery.user_id) if delivery.user_id else None,
-                attempt=delivery.attempts,
-                error=delivery.last_error or None,
-                timestamp=(delivery.sent_at or delivery.updated_at).isoformat(),
-            )
+        status_reports_resend(self.reporter, deliveries)
         if deliveries:
             logger.info("re-sent %d unreported delivery outcomes", len(deliveries))

@@ -21,7 +21,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -316,6 +316,30 @@ class StatusReporter:
             get_redis().set(self._backlog_key, json.dumps(self.backlog()), ex=ttl)
         except Exception:  # noqa: BLE001 - Redis is not on the reporting path
             logger.debug("could not publish the status report backlog", exc_info=True)
+
+
+def status_reports_resend(reporter: StatusReporter, outcomes: Iterable) -> int:
+    """Queue again the final outcomes whose report died with an earlier process (it stopped
+    while the user service was down); returns how many. Repeats are harmless: the user
+    service keeps one latest status per notification by its ordering rule.
+
+    Each outcome is a worker's row with ``notification_id``, ``status``, ``user_id``,
+    ``attempts``, ``last_error`` and ``updated_at`` (and ``sent_at`` when it has one): the
+    report carries the time of the outcome, not of the resend.
+    """
+    count = 0
+    for row in outcomes:
+        at = getattr(row, "sent_at", None) or row.updated_at
+        reporter.report(
+            str(row.notification_id),
+            row.status,
+            user_id=str(row.user_id) if row.user_id else None,
+            attempt=row.attempts,
+            error=row.last_error or None,
+            **({"timestamp": at.isoformat()} if at else {}),
+        )
+        count += 1
+    return count
 
 
 def _per_report_results(response) -> list | None:

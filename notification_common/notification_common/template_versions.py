@@ -288,6 +288,14 @@ class TemplateVersions:
         return found, str(data.get("requested_language") or used)
 
 
+def template_service_breaker(holder):
+    """The circuit breaker of the template service client behind ``holder`` (a consumer's
+    renderer adapter or a :class:`TemplateVersions`), or None if it has none: what a
+    consumer's ``blocking_dependency`` pauses on."""
+    source = getattr(holder, "versions", holder)
+    return getattr(getattr(source, "client", None), "breaker", None)
+
+
 def render_version(
     found: TemplateVersion, variables: Mapping, *, requested_language: str, channel: str | None = None
 ) -> dict:

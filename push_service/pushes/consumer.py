@@ -27,6 +27,7 @@ from notification_common.rabbitmq import (
     open_circuit_of,
 )
 from notification_common.status_reports import STATUS_FAILED, StatusReporter
+from notification_common.template_versions import template_service_breaker
 from pushes.clients import DeviceDeactivator, TemplateRenderer
 from pushes.constants import HEARTBEAT_KEY
 from pushes.queue_messages import PushRequest, parse_push_message
@@ -41,12 +42,6 @@ from pushes.services import (
 from pushes.transport import PushService
 
 logger = logging.getLogger(__name__)
-
-
-def _template_breaker(renderer):
-    """The template service client's circuit breaker behind ``renderer`` (None if it has none)."""
-    source = getattr(renderer, "versions", renderer)  # the shared TemplateVersions, when it holds the client
-    return getattr(getattr(source, "client", None), "breaker", None)
 
 
 class PushConsumer(BaseConsumer):
@@ -100,7 +95,7 @@ class PushConsumer(BaseConsumer):
     def blocking_dependency(self) -> BlockingDependency | None:
         # FCM and the template service: while either circuit is open no push can go out, so
         # the messages wait in the queue instead of spending their retries.
-        return open_circuit_of(self.deps.sender.breaker, _template_breaker(self.deps.renderer))
+        return open_circuit_of(self.deps.sender.breaker, template_service_breaker(self.deps.renderer))
 
     def close(self) -> None:
         """Send what is still queued (reports, deactivations), then release the FCM app."""

@@ -12,7 +12,7 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from notification_common.status_reports import StatusReport
+from notification_common.status_reports import StatusReport, status_reports_resend
 from pushes.constants import DEACTIVATION_REASON_PREFIX, STATUS_DELIVERED, STATUS_FAILED
 from pushes.models import PushDeviceResult, PushNotification
 from pushes.services.batch import DeliveryDependencies
@@ -71,17 +71,9 @@ def push_unsent_followups_requeue(
         unreported = (
             PushNotification.objects.filter(status__in=(STATUS_DELIVERED, STATUS_FAILED), updated_at__gte=since)
             .exclude(reported_status=F("status"))
-            .only("notification_id", "user_id", "status", "last_error", "attempts")[:limit]
+            .only("notification_id", "user_id", "status", "last_error", "attempts", "updated_at")[:limit]
         )
-        for notification in unreported:
-            deps.reporter.report(
-                str(notification.notification_id),
-                notification.status,
-                user_id=str(notification.user_id),
-                error=notification.last_error or None,
-                attempt=notification.attempts,
-            )
-            reports += 1
+        reports = status_reports_resend(deps.reporter, unreported)
     deactivations = 0
     if deps.deactivator is not None:
         pending = PushDeviceResult.objects.filter(
