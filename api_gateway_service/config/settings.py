@@ -24,6 +24,9 @@ globals().update(
 # --- the gateway's own settings (docs/api_gateway.md) ---
 # How long a user fetched from the user service is reused from Redis.
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 30)
+# The gateway's body cap: a bulk request carries up to 1,000 notifications (about 250 bytes
+# each with a few variables), more than the other services' MAX_REQUEST_BYTES.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GATEWAY_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
 # How long whether a template may be triggered by user tokens is cached (template service).
 TEMPLATE_CACHE_SECONDS = env_int("TEMPLATE_CACHE_SECONDS", 60)
 # Sends allowed per window: per API key, and per user token (a user may only notify itself).

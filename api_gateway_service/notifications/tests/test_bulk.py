@@ -1,5 +1,6 @@
 """POST /api/v1/notifications/bulk/: many notifications, each with its own outcome."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -195,3 +196,15 @@ def test_a_sender_key_without_the_send_scope_is_refused(api_client, internal_key
     response = api_client.post(URL, {"notifications": [{}]}, format="json", HTTP_X_API_KEY=internal_key)
 
     assert_envelope(response, status=403, error="permission_denied")
+
+
+def test_a_full_request_of_realistic_items_fits_the_gateways_body_cap(bulk, user_service, settings):
+    # 1,000 items with a few variables each are well over the other services' 256 KiB cap.
+    user_id = user_service.add_user()
+    items = [item(user_id, variables={"name": "N" * 200, "order": f"order-{n}"}) for n in range(1000)]
+    assert len(json.dumps({"notifications": items})) > 256 * 1024
+
+    response = bulk(items)
+
+    assert response.status_code != 413, response.content[:200]
+    assert len(response.json()["data"]["results"]) == 1000
