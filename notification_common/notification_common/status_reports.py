@@ -10,7 +10,8 @@ A report the user service rejects as invalid is logged and counted, never marked
 process dies are sent again at the next start (``StatusReport`` rows are plain data; the
 worker owns what "reported" means). The backlog (pending count, age of the oldest) is
 published to Redis for the HTTP process's health and /metrics (docs/operations.md, "Outages");
-status_report_backlog.py reads it there.
+status_report_backlog.py reads it there. One module (about 370 lines) on purpose: the sender
+thread, its retry rules and the re-send at start are one mechanism.
 """
 
 import json

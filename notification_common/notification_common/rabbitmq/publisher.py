@@ -4,6 +4,10 @@ One connection per process (per thread), reused -- never one per request: use
 :func:`get_publisher`.  :meth:`Publisher.publish` waits for each confirm;
 :meth:`Publisher.publish_batch` writes many messages and awaits their confirms together
 (pipelined, about ten times the rate), with the same guarantees per message.
+
+One module, over 350 lines on purpose: both paths share one connection, its reconnect rule
+and the message properties, and the batch path's bookkeeping (delivery tags, returns matched
+to messages) only makes sense next to the channel it drives.
 """
 
 from __future__ import annotations
