@@ -23,7 +23,7 @@ globals().update(
 
 # --- the gateway's own settings (docs/api_gateway.md) ---
 # How long a user fetched from the user service is reused from Redis.
-USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 30)
+USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300)
 # The gateway's body cap: a bulk request carries up to 1,000 notifications (about 250 bytes
 # each with a few variables), more than the other services' MAX_REQUEST_BYTES.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("GATEWAY_MAX_REQUEST_BYTES", 2 * 1024 * 1024)
