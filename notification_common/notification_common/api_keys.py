@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -163,9 +164,11 @@ def _ask_authority(raw: str) -> ApiKeyInfo | KeyRefused:
     return KeyRefused() if info is None else info
 
 
-def verify_api_key(raw: str) -> ApiKeyInfo | None:
+def verify_api_key(raw: str, *, before_asking: Callable[[], None] | None = None) -> ApiKeyInfo | None:
     """The key's scopes, or None when it is unknown, revoked or expired.
 
+    ``before_asking`` runs only when the admin service is about to be asked (no fresh cached
+    verdict): the failed-lookup limit, which a known key's requests then never pay for.
     Raises DependencyUnavailable (503) when the admin service cannot answer for a key it
     has not vouched for within the grace period."""
     if not raw:
@@ -187,6 +190,8 @@ def verify_api_key(raw: str) -> ApiKeyInfo | None:
             return info
         stale = info
 
+    if before_asking is not None:
+        before_asking()
     try:
         answer = _ask_authority(raw)
     except DependencyUnavailable:

@@ -166,3 +166,25 @@ def test_failed_lookups_are_limited_per_address(api_client, admin):
     assert int(refused["Retry-After"]) >= 1
     assert len(admin.requests_to("POST", VERIFY_PATH)) == 4  # the 4th from the first address never got there
     assert_envelope(other_address, status=401)
+
+
+def test_a_key_with_a_fresh_verdict_never_pays_for_the_failed_lookup_limit(api_client, admin):
+    from django.conf import settings
+
+    knows(admin)
+    assert whoami(api_client).status_code == 200  # verified once: its verdict is cached
+    refuses(admin, "unknown")
+    limited = override_settings(
+        NOTIFICATION_COMMON=dict(settings.NOTIFICATION_COMMON, API_KEY_FAILED_LOOKUPS_PER_MINUTE=2)
+    )
+    with limited:
+        for n in range(2):
+            assert_envelope(whoami(api_client, key=f"nk_guess_{n}_000000000000000000000"), status=401)
+        guessing = whoami(api_client, key="nk_guess_9_000000000000000000000")
+        known = whoami(api_client)
+
+    # The address is over its limit for lookups the admin service would have to answer, but the
+    # known key is answered from its cached verdict: no limiter read, no admin call, no 429.
+    assert_envelope(guessing, status=429, error="rate_limited")
+    assert known.status_code == 200
+    assert len(admin.requests_to("POST", VERIFY_PATH)) == 3
