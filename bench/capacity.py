@@ -964,9 +964,8 @@ def parse_args(argv):
         "--keep-seed", action="store_true", help="leave the seeded rows for the next run (default: removed)"
     )
     layout = parser.add_argument_group("layout (default: make dev's)")
-    per_core = max(1, len(os.sched_getaffinity(0)))  # make dev's rule (scripts/dev.py default_consumers)
-    layout.add_argument("--email-workers", type=int, default=int(os.environ.get("EMAIL_CONSUMERS") or per_core))
-    layout.add_argument("--push-workers", type=int, default=int(os.environ.get("PUSH_CONSUMERS") or per_core))
+    layout.add_argument("--email-workers", type=int, default=int(os.environ.get("EMAIL_CONSUMERS") or 1))
+    layout.add_argument("--push-workers", type=int, default=int(os.environ.get("PUSH_CONSUMERS") or 1))
     layout.add_argument("--gateway-workers", type=int, help="gateway gunicorn workers (default: the Procfile's)")
     layout.add_argument("--gateway-threads", type=int, help="gateway gunicorn threads (default: the Procfile's)")
     layout.add_argument(

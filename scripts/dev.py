@@ -5,11 +5,8 @@ than 127.0.0.1, or ``FCM_ENDPOINT`` set): then those processes are left out. Pri
 everything is; Ctrl-C stops every process.
 
 Counts (environment or ``.env``): ``EMAIL_CONSUMERS``, ``PUSH_CONSUMERS``, ``RELAYS`` and
-``DEAD_LETTER_CONSUMERS`` run that many copies of the worker (honcho ``-c``; 0 leaves it out).
-The email and push consumers default to one per core (:func:`default_consumers`): each is one
-process handling a batch at a time, and a second one on a 2-core machine took email delivery
-from about 108/s to 170/s (bench/consumer_scaling.py); the relay and the dead-letter consumer
-default to one.
+``DEAD_LETTER_CONSUMERS`` run that many copies of the worker (honcho ``-c``; 0 leaves it out);
+one each by default (docs/operations.md, "Scale consumers", says when to add more).
 ``GATEWAY_WORKERS`` sets the gateway's gunicorn worker processes (one port, so one gunicorn).
 E.g. ``EMAIL_CONSUMERS=2 make dev`` (docs/operations.md, "Scale consumers").
 """
@@ -63,23 +60,11 @@ def _count(configured: dict, name: str, *, minimum: int) -> int | None:
     return int(raw)
 
 
-# Workers whose copies default to one per core when their count is not set.
-PER_CORE = ("EMAIL_CONSUMERS", "PUSH_CONSUMERS")
-
-
-def default_consumers() -> int:
-    """The rule for the email and push consumers: one process per core."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
-
-
 def worker_counts(configured: dict) -> dict[str, int]:
-    """Copies of each worker, by Procfile name: as set, else one per core for the email and
-    push consumers (the others are left at one)."""
+    """Copies of each worker asked for, by Procfile name (only those set)."""
     counts = {}
     for name, process in WORKER_COUNTS.items():
         count = _count(configured, name, minimum=0)
-        if count is None and name in PER_CORE:
-            count = default_consumers()
         if count is not None:
             counts[process] = count
     return counts

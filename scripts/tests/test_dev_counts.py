@@ -3,7 +3,6 @@ compose workers carry nothing that stops ``docker compose up --scale`` (issue 17
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,14 +23,9 @@ def test_each_count_names_a_process_of_the_procfile():
     assert set(dev.WORKER_COUNTS.values()) <= _procfile_names()
 
 
-def test_counts_are_read_from_the_environment_and_unset_consumers_are_one_per_core(monkeypatch):
-    monkeypatch.setattr(dev, "default_consumers", lambda: 4)
+def test_counts_are_read_from_the_environment_and_unset_ones_left_alone():
     counts = dev.worker_counts({"EMAIL_CONSUMERS": "2", "RELAYS": "0", "PUSH_CONSUMERS": " "})
-    assert counts == {"email_consumer": 2, "push_consumer": 4, "relay": 0}
-
-
-def test_the_default_is_one_consumer_per_core_available():
-    assert dev.default_consumers() == len(os.sched_getaffinity(0))
+    assert counts == {"email_consumer": 2, "relay": 0}
 
 
 @pytest.mark.parametrize("raw", ["two", "-1", "1.5"])
