@@ -203,8 +203,10 @@ def run_python_loadgen(plan: dict) -> tuple[list[dict], dict]:
                         record["id"] = data.get("notification_id")
                 except TimeoutError:
                     record["timeout"] = True
-                except (OSError, ValueError, IndexError, AttributeError):
-                    pass
+                except (OSError, ValueError, IndexError, AttributeError) as exc:
+                    # No answer (status stays -1: counted as an error) or an answer we could not
+                    # read; either way the record says what happened.
+                    record["error"] = f"{type(exc).__name__}: {exc}"[:200]
             record["answered"] = time.time()
             records.append(record)
 

@@ -30,7 +30,7 @@ class UnsubscribeClaim:
 
 
 class InvalidUnsubscribeToken(Exception):
-    pass
+    """The token was not signed with UNSUBSCRIBE_SECRET, or does not carry a claim."""
 
 
 def unsubscribe_common_settings() -> dict:

@@ -3,9 +3,12 @@
 import json
 import uuid
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -208,3 +211,28 @@ def test_a_full_request_of_realistic_items_fits_the_gateways_body_cap(bulk, user
 
     assert response.status_code != 413, response.content[:200]
     assert len(response.json()["data"]["results"]) == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_broker_unreachable_every_item_is_accepted_and_the_relay_publishes_each_once(
+    bulk, user_service, rabbit_channel, settings
+):
+    user_id = user_service.add_user()
+    items = [item(user_id, variables={"name": f"User {n}"}) for n in range(3)]
+    unreachable = dict(settings.NOTIFICATION_COMMON, RABBITMQ_URL="amqp://guest:guest@127.0.0.1:1/notifications_test")
+
+    with override_settings(NOTIFICATION_COMMON=unreachable):
+        response = bulk(items)
+
+    # Accepted and stored: the publish after commit got no confirm, so the rows wait for the relay.
+    data = assert_envelope(response, status=202)["data"]
+    assert data["accepted"] == 3
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 3
+    assert drain(rabbit_channel, EMAIL_QUEUE) == []
+
+    call_command("relay_outbox", "--once", "--grace-seconds=0", stdout=StringIO())
+    call_command("relay_outbox", "--once", "--grace-seconds=0", stdout=StringIO())
+
+    ids = sorted(r["notification"]["notification_id"] for r in data["results"])
+    assert sorted(m["notification_id"] for m, _ in drain(rabbit_channel, EMAIL_QUEUE)) == ids
+    assert OutboxMessage.objects.filter(published_at__isnull=True).count() == 0

@@ -241,7 +241,7 @@ class _PendingConfirms:
 
 
 def _noop() -> None:
-    pass
+    """Scheduled with ``call_later(0, ...)`` to wake ``process_data_events`` from its wait."""
 
 
 class Publisher:
