@@ -25,8 +25,10 @@ class AttemptOutcome:
     SENT = "sent"
     TRANSIENT_FAILURE = "transient_failure"
     PERMANENT_FAILURE = "permanent_failure"
+    # Handed to the SMTP server by a worker that stopped before it recorded the answer.
+    OUTCOME_UNKNOWN = "outcome_unknown"
 
-    ALL = (SENT, TRANSIENT_FAILURE, PERMANENT_FAILURE)
+    ALL = (SENT, TRANSIENT_FAILURE, PERMANENT_FAILURE, OUTCOME_UNKNOWN)
     CHOICES = [(s, s) for s in ALL]
 
 
@@ -51,6 +53,8 @@ class FailureReason:
     SMTP_CONNECTION_ERROR = "smtp_connection_error"
     SMTP_CIRCUIT_OPEN = "smtp_circuit_open"
     DELIVERY_IN_PROGRESS = "delivery_in_progress"
+    OUTCOME_UNKNOWN = "outcome_unknown"  # handed over by a worker that stopped before the answer
+    DATABASE_UNAVAILABLE = "database_unavailable"
     MAX_ATTEMPTS_EXCEEDED = "max_attempts_exceeded"  # prefix the consumer base puts on exhausted retries
 
 

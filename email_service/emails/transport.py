@@ -36,6 +36,49 @@ _LINE_BREAKS = re.compile(r"[\r\n]+\s*")
 IDLE_CHECK_SECONDS = 30.0
 
 
+class HandoverRefused(Exception):  # noqa: N818 - a refusal, not an error of the SMTP side
+    """Raised by a ``before_data`` hook that will not let this email go (its claim was lost).
+
+    It is raised before the DATA command: the server has not received the message, and the
+    transaction is reset so the connection stays usable."""
+
+    def __init__(self, message: str, *, claim_lost: bool = False):
+        super().__init__(message)
+        self.reason = message
+        self.claim_lost = claim_lost
+
+
+class _HandoverHook:
+    """``smtplib.SMTP.data`` with a hook called just before the DATA command.
+
+    Between the hook's return and the server's reply to the final ``.`` the email is
+    "handed over": the caller records that moment first (a commit), so after a crash in
+    that window the outcome is known to be unknown and the email is never sent again.
+    """
+
+    before_data = None  # set by EmailService per message; called with no arguments
+
+    def data(self, msg):
+        hook, self.before_data = self.before_data, None
+        if hook is not None:
+            hook()
+        return super().data(msg)
+
+
+class _SMTP(_HandoverHook, smtplib.SMTP):
+    pass
+
+
+class _SMTPSSL(_HandoverHook, smtplib.SMTP_SSL):
+    pass
+
+
+class _Backend(EmailBackend):
+    @property
+    def connection_class(self):
+        return _SMTPSSL if self.use_ssl else _SMTP
+
+
 @dataclass(frozen=True)
 class SendResult:
     duration_ms: int
@@ -152,7 +195,7 @@ class EmailService:
         clock=time.monotonic,
     ):
         self.from_email = from_email
-        self.backend = EmailBackend(
+        self.backend = _Backend(
             host=host,
             port=port,
             username=username,
@@ -207,8 +250,13 @@ class EmailService:
         return message
 
     # ------------------------------------------------------------------ sending
-    def send(self, request: EmailRequest, rendered: RenderedEmail) -> SendResult:
-        """Hand one email to the SMTP server, or raise DeliveryFailure."""
+    def send(self, request: EmailRequest, rendered: RenderedEmail, *, before_data=None) -> SendResult:
+        """Hand one email to the SMTP server, or raise DeliveryFailure.
+
+        ``before_data`` (no arguments) is called once the server accepted the sender and the
+        recipient, just before the DATA command; it may raise HandoverRefused, which is
+        raised from here as is (nothing was sent, and the connection stays usable).
+        """
         message = self.build_message(request, rendered)
         try:
             self.breaker.before_call()
@@ -219,7 +267,11 @@ class EmailService:
             ) from exc
         started = time.perf_counter()
         try:
-            self._send_with_reconnect(message)
+            self._send_with_reconnect(message, before_data)
+        except HandoverRefused:
+            self.breaker.record_success()  # the server answered MAIL FROM and RCPT TO
+            self._reset_transaction()
+            raise
         except Exception as exc:  # noqa: BLE001 - every SMTP/socket failure is classified below
             classified = classify_smtp_error(exc)
             if classified.drop_connection:
@@ -233,19 +285,27 @@ class EmailService:
         self._last_used = self._clock()
         return SendResult(duration_ms=int((time.perf_counter() - started) * 1000))
 
-    def _send_with_reconnect(self, message: EmailMultiAlternatives) -> None:
+    def _send_with_reconnect(self, message: EmailMultiAlternatives, before_data) -> None:
         reused = self._prepare_connection()
+        reached_data = False
+
+        def hook():
+            nonlocal reached_data
+            reached_data = True
+            if before_data is not None:
+                before_data()
+
         try:
-            self._send_once(message)
+            self._send_once(message, hook)
         except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
-            if not reused:
+            if not reused or reached_data:
                 raise
-            # The server dropped a connection we kept open between messages; nothing was
-            # accepted on it, so one try on a fresh connection is safe.
+            # The server dropped a connection we kept open between messages before the DATA
+            # command: nothing was handed over on it, so one try on a fresh connection is safe.
             logger.info("SMTP connection was closed by the server; reconnecting")
             self._drop_connection()
             self._prepare_connection()
-            self._send_once(message)
+            self._send_once(message, hook)
 
     def _prepare_connection(self) -> bool:
         """Open the connection if needed; True when an already open one is reused."""
@@ -264,10 +324,26 @@ class EmailService:
             return False
         return True
 
-    def _send_once(self, message: EmailMultiAlternatives) -> None:
+    def _send_once(self, message: EmailMultiAlternatives, before_data) -> None:
         # The backend's connection is open, so send_messages neither opens nor closes it.
-        if self.backend.send_messages([message]) != 1:
-            raise smtplib.SMTPException("the SMTP backend did not send the message")
+        self.backend.connection.before_data = before_data
+        try:
+            if self.backend.send_messages([message]) != 1:
+                raise smtplib.SMTPException("the SMTP backend did not send the message")
+        finally:
+            if self.backend.connection is not None:
+                self.backend.connection.before_data = None
+
+    def _reset_transaction(self) -> None:
+        """RSET after MAIL FROM/RCPT TO whose DATA never came; a connection that will not
+        reset is dropped (the next send opens a new one)."""
+        connection = self.backend.connection
+        try:
+            if connection is not None and connection.rset()[0] == 250:
+                return
+        except (smtplib.SMTPException, OSError):
+            pass
+        self._drop_connection()
 
     def _drop_connection(self) -> None:
         try:

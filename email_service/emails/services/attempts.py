@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 FINALIZE_TRIES = 3
 _FINALIZE_FIELDS = ["status", "sent_at", "last_error", "smtp_code", "subject", "template_version"]
-_FINALIZE_FIELDS += ["rendered_language", "claimed_at", "lease_expires_at", "updated_at"]
+_FINALIZE_FIELDS += ["rendered_language", "claimed_at", "lease_expires_at", "handed_over_at", "updated_at"]
 
 
 @dataclass
@@ -121,6 +121,7 @@ def email_batch_finalize(*, token: uuid.UUID, records: list[AttemptRecord]) -> l
             row.template_version = record.rendered.version
             row.rendered_language = record.rendered.language
         row.claimed_at = row.lease_expires_at = None
+        row.handed_over_at = None  # the server refused it (or never got it): it may be sent again
         row.updated_at = now
         row.smtp_code = record.smtp_code
         if failure is None:

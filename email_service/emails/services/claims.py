@@ -7,23 +7,31 @@ Why the claim is fenced, and what it guarantees: the package's docstring
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from emails.constants import DeliveryStatus
-from emails.models import EmailNotification
+from emails.constants import AttemptOutcome, AttemptStage, DeliveryStatus, FailureReason, reason
+from emails.models import EmailAttempt, EmailNotification
 from emails.queue_messages import EmailRequest
-from emails.transport import message_id_for
+from emails.transport import HandoverRefused, message_id_for
+
+logger = logging.getLogger(__name__)
 
 # A claimed row whose holder is still working (another process: the same notification
 # published twice) is retried after about this long.
 LOCKED_RETRY_SECONDS = 5.0
+OUTCOME_UNKNOWN_ERROR = reason(
+    FailureReason.OUTCOME_UNKNOWN,
+    "the worker that handed this email to the SMTP server stopped before it recorded the answer;"
+    " not sent again (at most one email per notification)",
+)
 
 
 @dataclass
@@ -39,6 +47,9 @@ class BatchClaim:
     claimed: dict[str, EmailNotification] = field(default_factory=dict)
     delivered: set[str] = field(default_factory=set)
     busy: dict[str, float] = field(default_factory=dict)  # notification_id -> seconds until the lease ends
+    # Handed over by a holder that stopped before the answer: failed now as outcome_unknown.
+    unknown: list[EmailNotification] = field(default_factory=list)
+    settled: set[str] = field(default_factory=set)  # failed as outcome_unknown earlier: never sent again
 
 
 def _new_row(request: EmailRequest, from_email: str) -> EmailNotification:
@@ -84,6 +95,11 @@ def email_batch_claim(*, requests: list[EmailRequest], lease_seconds: float, fro
             claim.delivered.add(notification_id)
         elif _claim_is_live(row, now, lease):
             claim.busy[notification_id] = max(1.0, (_lease_end(row, lease) - now).total_seconds())
+        elif row.handed_over_at is not None and row.status == DeliveryStatus.SENDING:
+            _fail_unknown_outcome(row, now)
+            claim.unknown.append(row)
+        elif row.handed_over_at is not None:
+            claim.settled.add(notification_id)  # failed earlier, maybe received: at most once
         else:
             # pending, failed (a replay from failed.queue), or a lease that ran out (its holder
             # crashed or stalled; a stalled holder finds its token gone and does not send)
@@ -102,9 +118,37 @@ def email_batch_claim(*, requests: list[EmailRequest], lease_seconds: float, fro
             attempts=F("attempts") + 1,
             updated_at=now,
         )
+    if claim.unknown:
+        EmailNotification.objects.filter(pk__in=[row.pk for row in claim.unknown]).update(
+            status=DeliveryStatus.FAILED,
+            last_error=OUTCOME_UNKNOWN_ERROR,
+            claimed_at=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
+        EmailAttempt.objects.bulk_create(
+            [
+                EmailAttempt(
+                    delivery=row,
+                    attempt_number=row.attempts,
+                    outcome=AttemptOutcome.OUTCOME_UNKNOWN,
+                    stage=AttemptStage.SMTP,
+                    error=OUTCOME_UNKNOWN_ERROR,
+                    created_at=now,
+                )
+                for row in claim.unknown
+            ],
+            ignore_conflicts=True,
+        )
     claim.held = {row.pk for row in claim.claimed.values()}
     claim.sure_until = started + lease_seconds / 2
     return claim
+
+
+def _fail_unknown_outcome(row: EmailNotification, now: datetime) -> None:
+    logger.warning("delivery %s was handed over by a worker that stopped; outcome unknown", row.notification_id)
+    row.status, row.last_error, row.updated_at = DeliveryStatus.FAILED, OUTCOME_UNKNOWN_ERROR, now
+    row.claimed_at = row.lease_expires_at = None
 
 
 def email_claim_holds(*, claim: BatchClaim, delivery: EmailNotification) -> bool:
@@ -144,3 +188,36 @@ def email_claim_renew(*, claim: BatchClaim) -> set:
         claim.held = {row[0] for row in cursor.fetchall()}
     claim.sure_until = started + claim.lease_seconds / 2
     return claim.held
+
+
+_HANDOVER_SQL = (
+    f'UPDATE "{EmailNotification._meta.db_table}" SET "handed_over_at" = %s, "lease_expires_at" = %s'
+    ' WHERE "id" = %s AND "claim_token" = %s AND "status" = %s'
+)
+
+
+def email_handover_mark(*, claim: BatchClaim, delivery: EmailNotification) -> None:
+    """Commit that ``delivery`` is being handed to the SMTP server: called just before the
+    DATA command, outside any transaction (its own commit), and renewing its lease.
+
+    A worker stopped between this commit and the ``delivered`` one leaves the row
+    ``sending`` with the mark: the next claim fails it as outcome_unknown instead of
+    sending it again (at most one email). Raises HandoverRefused, so nothing is sent, when
+    the claim was taken over (``claim_lost``) or the database cannot take the mark.
+    """
+    now = timezone.now()
+    params = [now, now + timedelta(seconds=claim.lease_seconds), delivery.pk, claim.token, DeliveryStatus.SENDING]
+    for attempt in (1, 2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(_HANDOVER_SQL, params)
+                updated = cursor.rowcount
+            break
+        except DatabaseError as exc:
+            connection.close()  # a dropped connection: the retry opens a new one
+            if attempt == 2:
+                raise HandoverRefused(reason(FailureReason.DATABASE_UNAVAILABLE, str(exc)[:200])) from exc
+    if updated != 1:
+        claim.held.discard(delivery.pk)
+        raise HandoverRefused("the claim was taken over by another consumer", claim_lost=True)
+    delivery.handed_over_at = now

@@ -17,8 +17,8 @@ from emails.errors import DeliveryFailure
 from emails.models import EmailNotification
 from emails.queue_messages import EmailRequest
 from emails.services.attempts import AttemptRecord, _with_db_retries, email_batch_finalize, email_sent_store
-from emails.services.claims import email_batch_claim, email_claim_holds
-from emails.transport import EmailService
+from emails.services.claims import email_batch_claim, email_claim_holds, email_handover_mark
+from emails.transport import EmailService, HandoverRefused
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +29,11 @@ MAX_CONNECTION_FAILURES_PER_BATCH = 2
 
 @dataclass
 class BatchResult:
-    outcomes: dict[str, DeliveryFailure | None]  # None: delivered now or before
+    outcomes: dict[str, DeliveryFailure | None]  # None: delivered now or before, or settled
     delivered: list[EmailNotification] = field(default_factory=list)
+    # Found handed over by a worker that stopped before the answer: failed as outcome_unknown
+    # (to be reported as failed; never sent again).
+    unknown: list[EmailNotification] = field(default_factory=list)
 
 
 def email_batch_deliver(
@@ -50,6 +53,8 @@ def email_batch_deliver(
     claim = email_batch_claim(requests=requests, lease_seconds=lease_seconds, from_email=sender.from_email)
     taken_over: set[str] = set()
     outcomes: dict[str, DeliveryFailure | None] = {notification_id: None for notification_id in claim.delivered}
+    outcomes.update({notification_id: None for notification_id in claim.settled})
+    outcomes.update({str(row.notification_id): None for row in claim.unknown})
     for notification_id, retry_after in claim.busy.items():
         outcomes[notification_id] = DeliveryFailure.transient_failure(
             reason(FailureReason.DELIVERY_IN_PROGRESS, "another consumer holds this notification"),
@@ -78,7 +83,16 @@ def email_batch_deliver(
             taken_over.add(request.notification_id)
             continue
         try:
-            result = sender.send(request, rendered)
+            result = sender.send(
+                request, rendered, before_data=lambda row=row: email_handover_mark(claim=claim, delivery=row)
+            )
+        except HandoverRefused as refused:
+            if refused.claim_lost:
+                logger.warning("delivery %s was taken over by another consumer; not sent here", row.notification_id)
+                taken_over.add(request.notification_id)
+            else:
+                failure = DeliveryFailure.transient_failure(refused.reason)
+                records.append(AttemptRecord(row, request, rendered, failure))
         except DeliveryFailure as failure:
             if failure.reason.startswith(FailureReason.SMTP_CONNECTION_ERROR):
                 connection_failures += 1
@@ -95,7 +109,7 @@ def email_batch_deliver(
     for notification_id in taken_over:
         outcomes[notification_id] = None  # the consumer holding the row now settles it
     applied = _with_db_retries(email_batch_finalize, token=claim.token, records=records) if records else []
-    result = BatchResult(outcomes=outcomes)
+    result = BatchResult(outcomes=outcomes, unknown=claim.unknown)
     applied_ids = {record.request.notification_id for record in applied}
     for record in records:
         notification_id = record.request.notification_id

@@ -178,3 +178,30 @@ def delay_queue_depth(channel) -> int:
     return sum(
         channel.queue_declare(queue=name, passive=True).method.message_count for name in delay_queues(EMAIL_QUEUE)
     )
+
+
+@pytest.fixture
+def consumer_process_env(rabbitmq_url, smtp_server, template_service, user_service):
+    """The environment of a ``manage.py consume_emails`` process on the test database, vhost,
+    Redis and loopback servers (tests that stop or kill a real consumer process)."""
+    import os
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    from notification_common.conf import common_settings
+
+    db = connection.settings_dict
+    credentials = f"{quote(db['USER'])}:{quote(db['PASSWORD'])}@" if db["USER"] else ""
+    return {
+        **os.environ,
+        "EMAIL_DATABASE_URL": f"postgres://{credentials}{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "RABBITMQ_URL": rabbitmq_url,
+        "REDIS_URL": common_settings.REDIS_URL,
+        "SMTP_HOST": smtp_server.host,
+        "SMTP_PORT": str(smtp_server.port),
+        "TEMPLATE_SERVICE_URL": template_service.server.url,
+        "USER_SERVICE_URL": user_service.server.url,
+        "ADMIN_SERVICE_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }

@@ -162,11 +162,11 @@ class _SMTPStallingAfterFirstSend(EmailService):
     release: threading.Event
     sends = 0
 
-    def send(self, request, rendered):
+    def send(self, request, rendered, **kwargs):
         if self.sends:
             self.release.wait(10)
         self.sends += 1
-        return super().send(request, rendered)
+        return super().send(request, rendered, **kwargs)
 
 
 def test_email_sent_before_a_stall_is_not_sent_again_by_a_redelivered_copy(make_consumer, publish_email, smtp_server):

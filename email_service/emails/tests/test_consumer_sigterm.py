@@ -1,14 +1,11 @@
 """SIGTERM while ``manage.py consume_emails`` is in the middle of a batch loses nothing."""
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 
 from emails.constants import DeliveryStatus
 from emails.models import EmailNotification
@@ -21,14 +18,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    credentials = f"{quote(db['USER'])}:{quote(db['PASSWORD'])}@" if db["USER"] else ""
-    return f"postgres://{credentials}{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def test_sigterm_mid_batch_finishes_the_batch_and_leaves_the_rest_queued(
-    publish_email, smtp_server, template_service, user_service, rabbitmq_url, rabbit_channel
+    consumer_process_env, publish_email, smtp_server, template_service, rabbit_channel
 ):
     # Given 12 messages, and a consumer process whose batches of 4 take about a second
     # (each render waits 0.25 s at the template service)
@@ -37,21 +28,7 @@ def test_sigterm_mid_batch_finishes_the_batch_and_leaves_the_rest_queued(
         for n in range(12)
     ]
     template_service.delay_seconds = 0.25
-    from notification_common.conf import common_settings
-
-    env = {
-        **os.environ,
-        "EMAIL_DATABASE_URL": _test_database_url(),
-        "RABBITMQ_URL": rabbitmq_url,
-        "REDIS_URL": common_settings.REDIS_URL,
-        "SMTP_HOST": smtp_server.host,
-        "SMTP_PORT": str(smtp_server.port),
-        "TEMPLATE_SERVICE_URL": template_service.server.url,
-        "USER_SERVICE_URL": user_service.server.url,
-        "EMAIL_RENDER_CONCURRENCY": "1",
-        "ADMIN_SERVICE_URL": "",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = {**consumer_process_env, "EMAIL_RENDER_CONCURRENCY": "1"}
     process = subprocess.Popen(
         [sys.executable, "manage.py", "consume_emails", "--batch-size", "4", "--prefetch", "12"],
         cwd=SERVICE_DIR,

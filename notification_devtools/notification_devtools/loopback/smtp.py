@@ -48,6 +48,7 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import email
 import email.policy
 import itertools
@@ -184,6 +185,12 @@ class _Handler:
         if reply is not None:
             return reply
         self._owner._store(envelope.mail_from, tuple(envelope.rcpt_tos), envelope.original_content or envelope.content)
+        hold = self._owner._take_reply_hold()
+        if hold is not None:
+            received, release = hold
+            received.set()
+            # Off the event loop: other sessions go on while this one's answer waits.
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, 30)
         return "250 Message accepted for delivery"
 
 
@@ -231,6 +238,7 @@ class LoopbackSMTPServer:
         self._fail_rcpt: list[str] = []  # scripted replies, consumed one per command
         self._fail_data: list[str] = []
         self._rejected: dict[str, str] = {}
+        self._reply_holds: list[tuple[threading.Event, threading.Event]] = []
         # A timed outage answers RCPT TO or DATA with (stage, reply) (on ``clock``; tests inject one).
         self._outage: TimedOutage[tuple[str, str]] = TimedOutage(clock)
         self._controller: _Controller | None = None
@@ -299,6 +307,19 @@ class LoopbackSMTPServer:
         reply = _reply(code, message)
         with self._lock:
             (self._fail_rcpt if stage == "rcpt" else self._fail_data).extend([reply] * int(n))
+
+    def hold_next_reply(self) -> tuple[threading.Event, threading.Event]:
+        """Keep the next accepted message (stored, so it counts as received) waiting for its
+        250 until ``release`` is set: returns ``(received, release)``. A client stopped in that
+        window cannot know the message arrived (the crash window after the hand-over)."""
+        hold = (threading.Event(), threading.Event())
+        with self._lock:
+            self._reply_holds.append(hold)
+        return hold
+
+    def _take_reply_hold(self) -> tuple[threading.Event, threading.Event] | None:
+        with self._lock:
+            return self._reply_holds.pop(0) if self._reply_holds else None
 
     def reject_recipient(self, address: str, code: int = 550, message: str = "No such user") -> None:
         """Always answer RCPT TO for ``address`` with ``code message`` (case-insensitive)."""
