@@ -1,0 +1,3 @@
+module notification-platform/bench/smtpsink
+
+go 1.19
