@@ -4,7 +4,8 @@ Starts the platform as ``make dev`` runs it (``e2e/launcher.py`` with the Procfi
 the gateway under gunicorn with 3 workers x 4 threads, the other services with
 ``notification_common.gunicorn_conf``'s defaults, one consumer per queue unless
 ``EMAIL_CONSUMERS``/``PUSH_CONSUMERS`` say otherwise, the relay, the dead-letter consumer,
-loopback SMTP and FCM; INFO logs; the product's own retry and cache settings), imports
+loopback FCM and, as the SMTP relay, the compiled sink ``bench/smtpsink`` (``--smtp-sink python``:
+the loopback server of make dev); INFO logs; the product's own retry and cache settings), imports
 ``--users`` users through the user service's bulk import, creates a template whose body
 carries the request's sequence number and the user's name back, then offers each rate of
 ``--rates`` for ``--step-seconds`` through the compiled open-loop generator
@@ -58,6 +59,8 @@ import run as single_run  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 LOADGEN_SOURCE = ROOT / "bench" / "loadgen"
 LOADGEN_BINARY = ROOT / "var" / "bench" / "loadgen"
+SMTPSINK_SOURCE = ROOT / "bench" / "smtpsink"
+SMTPSINK_BINARY = ROOT / "var" / "bench" / "smtpsink"
 WORKDIR = ROOT / "var" / "bench"
 DEFAULT_RATES = "50,100,150,200,300,400,500,600,800,1000"
 ACCEPTED = (200, 202)
@@ -123,23 +126,59 @@ def items_of(records: list[dict], step: int) -> list[Item]:
     return out
 
 
-# --------------------------------------------------------------------------- load generator
-def build_loadgen() -> Path | None:
-    """The Go generator, built when its source is newer; None without a Go toolchain."""
+# --------------------------------------------------------------------------- Go programs
+def build_go(source: Path, binary: Path) -> Path | None:
+    """A Go program of bench/ (standard library only), built when its source is newer than
+    the binary; None without a Go toolchain and without an earlier build."""
     go = shutil.which("go")
-    sources = list(LOADGEN_SOURCE.glob("*.go")) + [LOADGEN_SOURCE / "go.mod"]
+    sources = list(source.glob("*.go")) + [source / "go.mod"]
     newest = max(p.stat().st_mtime for p in sources)
-    if LOADGEN_BINARY.exists() and LOADGEN_BINARY.stat().st_mtime >= newest:
-        return LOADGEN_BINARY
+    if binary.exists() and binary.stat().st_mtime >= newest:
+        return binary
     if go is None:
-        return LOADGEN_BINARY if LOADGEN_BINARY.exists() else None
-    LOADGEN_BINARY.parent.mkdir(parents=True, exist_ok=True)
+        return binary if binary.exists() else None
+    binary.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
     env.setdefault("GOCACHE", str(WORKDIR / "gocache"))
-    subprocess.run([go, "build", "-o", str(LOADGEN_BINARY), "."], cwd=LOADGEN_SOURCE, env=env, check=True)
-    return LOADGEN_BINARY
+    subprocess.run([go, "build", "-o", str(binary), "."], cwd=source, env=env, check=True)
+    return binary
 
 
+def build_loadgen() -> Path | None:
+    """The Go load generator (bench/loadgen)."""
+    return build_go(LOADGEN_SOURCE, LOADGEN_BINARY)
+
+
+def build_smtpsink() -> Path | None:
+    """The Go SMTP sink (bench/smtpsink): stands for the external relay at a small share of
+    the CPU the Python loopback server takes per email."""
+    return build_go(SMTPSINK_SOURCE, SMTPSINK_BINARY)
+
+
+def smtpsink_command(binary: Path) -> launcher.SMTPCommand:
+    """The launcher's command of the process "loopback-smtp" when the Go sink plays it."""
+
+    def command(host: str, smtp_port: int, http_port: int) -> list[str]:
+        return [str(binary), "-host", host, "-port", str(smtp_port), "-http-port", str(http_port)]
+
+    return command
+
+
+def choose_smtp_sink(requested: str | None) -> tuple[str, launcher.SMTPCommand]:
+    """(description, launcher command) of the SMTP sink: the Go one unless ``python`` is asked
+    for or there is no Go to build it (then the Python server, with a note)."""
+    if requested == "python":
+        return "Python loopback server (aiosmtpd)", launcher.loopback_smtp_command
+    binary = build_smtpsink()
+    if binary is None:
+        if requested == "go":
+            raise SystemExit("bench: --smtp-sink go needs a Go toolchain (apt-get install golang-go)")
+        print("bench: no Go toolchain: the SMTP sink is the Python loopback server (more CPU per email)", flush=True)
+        return "Python loopback server (aiosmtpd; no Go)", launcher.loopback_smtp_command
+    return f"Go ({binary.relative_to(ROOT)})", smtpsink_command(binary)
+
+
+# --------------------------------------------------------------------------- load generator
 def run_go_loadgen(binary: Path, plan: dict, out: Path) -> tuple[list[dict], dict]:
     plan_path = out.with_suffix(".plan.json")
     plan_path.write_text(json.dumps({**plan, "out": str(out)}))
@@ -777,7 +816,8 @@ def markdown(result: dict) -> str:
         f"# {result['title']} (finished {result['finished_at'][:19]}Z)",
         "",
         f"`{result['command']}` on {result['host']['cpus']} CPU(s); load generator: {result['load_generator']}; "
-        f"{result['users']} users; {result['layout']}.",
+        + (f"SMTP sink: {result['smtp_sink']}; " if result.get("smtp_sink") else "")
+        + f"{result['users']} users; {result['layout']}.",
         "",
     ]
     if result.get("seeded"):
@@ -950,6 +990,12 @@ def parse_args(argv):
     load.add_argument("--warmup-seconds", type=float, default=10, help="unmeasured load at the first rate first (10)")
     load.add_argument("--python-loadgen", action="store_true", help="the asyncio fallback even when Go is there")
     load.add_argument(
+        "--smtp-sink",
+        choices=("go", "python"),
+        help="the SMTP server standing for the relay (process loopback-smtp): go (bench/smtpsink, the default "
+        "when Go is there) or python (the loopback server of make dev and the e2e suite)",
+    )
+    load.add_argument(
         "--profile",
         action="append",
         default=[],
@@ -1007,6 +1053,8 @@ def main(argv: list[str] | None = None) -> int:
     binary = None if args.python_loadgen else build_loadgen()
     generator = f"Go ({binary.relative_to(ROOT)})" if binary else "Python asyncio fallback"
     print(f"bench: load generator: {generator}", flush=True)
+    smtp_sink, smtp_command = choose_smtp_sink(args.smtp_sink)
+    print(f"bench: SMTP sink (process loopback-smtp): {smtp_sink}", flush=True)
     env = {
         **single_run.BENCH_ENV,
         "LOG_LEVEL": args.log_level,
@@ -1024,7 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
     step_items: list[list[Item]] = []
     result: dict = {}
     layout = ""
-    with launcher.launch(extra_env=env, replicas=replicas, failure_tuning={}) as platform:
+    with launcher.launch(extra_env=env, replicas=replicas, failure_tuning={}, smtp_command=smtp_command) as platform:
         try:
             layout = apply_layout(platform, args)
             print(f"bench: layout: {layout}", flush=True)
@@ -1153,6 +1201,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([".venv/bin/python", "bench/capacity.py", *(argv if argv is not None else sys.argv[1:])]),
         "host": {"python": sys.version.split()[0], "machine": host_platform.machine(), "cpus": single_run._cpus()},
         "load_generator": generator,
+        "smtp_sink": smtp_sink,
         "layout": layout,
         "channel": args.channel,
         "users": args.users,

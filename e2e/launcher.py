@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -446,6 +446,17 @@ def _wait_loopbacks(platform: Platform, timeout: float) -> None:
         time.sleep(0.05)
 
 
+# (host, SMTP port, HTTP API port) -> the command of the process "loopback-smtp".
+SMTPCommand = Callable[[str, int, int], list[str]]
+
+
+def loopback_smtp_command(host: str, smtp_port: int, http_port: int) -> list[str]:
+    """The Python loopback SMTP server (notification_devtools.loopback.smtp): the e2e suite's
+    and ``make dev``'s, with the failure scripts (``POST /control``) the scenarios use."""
+    module = [str(PYTHON), "-m", "notification_devtools.loopback.smtp"]
+    return module + ["--host", host, "--port", str(smtp_port), "--http-port", str(http_port)]
+
+
 @contextlib.contextmanager
 def launch(
     *,
@@ -457,6 +468,7 @@ def launch(
     exclusive: bool = True,
     access_log: bool = False,
     failure_tuning: dict[str, str] | None = None,
+    smtp_command: SMTPCommand | None = None,
 ) -> Iterator[Platform]:
     """Start everything, yield the :class:`Platform`, stop everything (even on errors).
 
@@ -465,7 +477,10 @@ def launch(
     skips the machine-wide e2e lock, for a caller whose environment points every process at
     servers of its own (the chaos suite). ``access_log`` makes gunicorn log every request
     (with its status) to the service's log file. ``failure_tuning`` replaces
-    :data:`FAST_FAILURE_TUNING` (``{}``: the product's own retry and circuit defaults)."""
+    :data:`FAST_FAILURE_TUNING` (``{}``: the product's own retry and circuit defaults).
+    ``smtp_command`` gives the command of the process ``loopback-smtp`` (default
+    :func:`loopback_smtp_command`, the Python server with its failure scripts; the benchmarks
+    pass the compiled sink, ``bench/smtpsink``)."""
     with _exclusive_run() if exclusive else contextlib.nullcontext():
         yield from _launch(
             extra_env=extra_env,
@@ -475,6 +490,7 @@ def launch(
             replicas=replicas,
             access_log=access_log,
             failure_tuning=failure_tuning,
+            smtp_command=smtp_command or loopback_smtp_command,
         )
 
 
@@ -496,7 +512,7 @@ def _exclusive_run() -> Iterator[None]:
 
 
 def _launch(
-    *, extra_env, health_timeout, keep_logs, log_dir, replicas, access_log=False, failure_tuning=None
+    *, extra_env, health_timeout, keep_logs, log_dir, replicas, access_log=False, failure_tuning=None, smtp_command=None
 ) -> Iterator[Platform]:
     workdir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="notification-e2e-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -516,8 +532,7 @@ def _launch(
     loopbacks = [
         Process(
             "loopback-smtp",
-            [python, "-m", "notification_devtools.loopback.smtp", "--host", "127.0.0.1", "--port", str(smtp_port)]
-            + ["--http-port", str(smtp_http_port)],
+            (smtp_command or loopback_smtp_command)("127.0.0.1", smtp_port, smtp_http_port),
             ROOT,
             workdir / "loopback-smtp.log",
         ),
