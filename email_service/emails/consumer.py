@@ -161,14 +161,6 @@ class EmailConsumer(BaseConsumer):
                 attempt=delivery.attempts,
                 timestamp=delivery.sent_at.isoformat(),
             )
-        for delivery in batch.unknown:
-            self.reporter.report(
-                str(delivery.notification_id),
-                STATUS_FAILED,
-                user_id=str(delivery.user_id) if delivery.user_id else None,
-                attempt=delivery.attempts,
-                error=delivery.last_error,
-            )
         return results
 
     def on_retry(self, message: ConsumedMessage, error: Exception, next_attempt: int, delay_seconds: float) -> None:

@@ -31,9 +31,6 @@ MAX_CONNECTION_FAILURES_PER_BATCH = 2
 class BatchResult:
     outcomes: dict[str, DeliveryFailure | None]  # None: delivered now or before, or settled
     delivered: list[EmailNotification] = field(default_factory=list)
-    # Found handed over by a worker that stopped before the answer: failed as outcome_unknown
-    # (to be reported as failed; never sent again).
-    unknown: list[EmailNotification] = field(default_factory=list)
 
 
 def email_batch_deliver(
@@ -54,7 +51,9 @@ def email_batch_deliver(
     taken_over: set[str] = set()
     outcomes: dict[str, DeliveryFailure | None] = {notification_id: None for notification_id in claim.delivered}
     outcomes.update({notification_id: None for notification_id in claim.settled})
-    outcomes.update({str(row.notification_id): None for row in claim.unknown})
+    for row in claim.unknown:
+        # Final, and dead-lettered like push's (visible to operators); a replay does not send it.
+        outcomes[str(row.notification_id)] = DeliveryFailure.permanent_failure(row.last_error)
     for notification_id, retry_after in claim.busy.items():
         outcomes[notification_id] = DeliveryFailure.transient_failure(
             reason(FailureReason.DELIVERY_IN_PROGRESS, "another consumer holds this notification"),
@@ -109,7 +108,7 @@ def email_batch_deliver(
     for notification_id in taken_over:
         outcomes[notification_id] = None  # the consumer holding the row now settles it
     applied = _with_db_retries(email_batch_finalize, token=claim.token, records=records) if records else []
-    result = BatchResult(outcomes=outcomes, unknown=claim.unknown)
+    result = BatchResult(outcomes=outcomes)
     applied_ids = {record.request.notification_id for record in applied}
     for record in records:
         notification_id = record.request.notification_id

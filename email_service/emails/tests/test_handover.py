@@ -20,7 +20,7 @@ from emails.constants import AttemptOutcome, DeliveryStatus, FailureReason
 from emails.models import EmailNotification
 from emails.queue_messages import parse_email_request
 from emails.services import email_batch_claim, email_handover_mark
-from emails.tests.conftest import email_message, run_in_thread, wait_until
+from emails.tests.conftest import email_message, header, run_in_thread, wait_until
 from emails.transport import EmailService, HandoverRefused
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
 from notification_devtools.testing.rabbit import drain
@@ -95,16 +95,26 @@ def test_worker_killed_after_the_hand_over_does_not_send_again(
     # ... and another consumer gets the redelivered message once the lease has run out
     make_consumer(lease_seconds=1).run(max_messages=1, idle_timeout=5)
 
-    # Then the email was not sent again: failed as outcome_unknown, reported, not dead-lettered
+    # Then the email was not sent again: failed as outcome_unknown, dead-lettered (for the
+    # operators to see), reported failed
     assert len(smtp_server.find(notification_id=notification_id)) == 1
     row = _row(notification_id)
     assert row.status == DeliveryStatus.FAILED
-    assert row.last_error.startswith(FailureReason.OUTCOME_UNKNOWN)
+    assert FailureReason.OUTCOME_UNKNOWN in row.last_error
     assert [a.outcome for a in row.attempt_log.all()] == [AttemptOutcome.OUTCOME_UNKNOWN]
+    [(_, properties)] = drain(rabbit_channel, FAILED_QUEUE)
+    assert header(properties, "x-failure-kind") == "permanent"
+    assert header(properties, "x-failure-reason").startswith(FailureReason.OUTCOME_UNKNOWN)
     wait_until(lambda: user_service.statuses(notification_id), timeout=5)
     [report] = user_service.reports(notification_id)
-    assert report["status"] == "failed" and report["error"].startswith(FailureReason.OUTCOME_UNKNOWN)
-    assert drain(rabbit_channel, EMAIL_QUEUE) == [] and drain(rabbit_channel, FAILED_QUEUE) == []
+    assert report["status"] == "failed" and FailureReason.OUTCOME_UNKNOWN in report["error"]
+    assert drain(rabbit_channel, EMAIL_QUEUE) == []
+
+    # ... and a replay of the dead letter does not send it either
+    publish_email(body)
+    make_consumer().run(max_messages=1, idle_timeout=5)
+    assert len(smtp_server.find(notification_id=notification_id)) == 1
+    assert drain(rabbit_channel, FAILED_QUEUE) == []
 
 
 def test_later_copies_of_an_outcome_unknown_email_are_not_sent(make_consumer, publish_email, smtp_server):
