@@ -165,7 +165,7 @@ class UserDetailApi(APIView):
 
     @extend_schema(summary="One user with preferences and active devices", responses=UserOutputSerializer)
     def get(self, request, user_id):
-        return ok(_user_data(selectors.user_get(user_id=user_id)))
+        return ok(selectors.user_profile_get(user_id=user_id))
 
 
 # --- internal operations ---------------------------------------------------------------

@@ -1,10 +1,14 @@
 """GET /api/v1/users/{user_id}/: the user themself or an internal service."""
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from notification_devtools.testing import assert_envelope
+from users.models import User
+from users.selectors import user_get
+from users.serializers import UserOutputSerializer
 from users.tests.factories import DeviceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +72,30 @@ def test_deactivated_user_is_returned_with_is_active_false(internal_client):
     user = UserFactory(is_active=False)
 
     assert assert_envelope(internal_client.get(url(user.id)), status=200)["data"]["is_active"] is False
+
+
+def test_answer_has_the_shape_of_the_user_serializer_with_every_field_set(internal_client):
+    # The lookup builds its answer without the serializer (users.selectors.user_profile_get):
+    # the two must not drift apart.
+    user = UserFactory(preferences__timezone="Europe/Lisbon", preferences__push=False)
+    user.preferences.quiet_hours = {"start": "22:00", "end": "07:00"}
+    user.preferences.categories = {"marketing": {"email": False}}
+    user.preferences.save()
+    DeviceFactory(user=user, token="tok-a", last_seen=datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC), name="Old")
+    DeviceFactory(user=user, token="tok-b", last_seen=datetime(2026, 1, 2, 3, 9, 5, tzinfo=UTC), platform="ios")
+    DeviceFactory(user=user, token="tok-c", last_seen=datetime(2026, 1, 2, 4, 4, 5, 60, tzinfo=UTC))
+    DeviceFactory(user=user, token="tok-off", active=False)
+
+    data = assert_envelope(internal_client.get(url(user.id)), status=200)["data"]
+
+    assert data == UserOutputSerializer(user_get(user_id=user.id)).data
+    assert [d["token"] for d in data["devices"]] == ["tok-c", "tok-b", "tok-a"]
+
+
+def test_user_without_preferences_row_gets_the_default_preferences(internal_client):
+    user = User.objects.create(email="bare@example.com", name="Bare")  # no Preferences row
+
+    data = assert_envelope(internal_client.get(url(user.id)), status=200)["data"]
+
+    assert data == UserOutputSerializer(user_get(user_id=user.id)).data
+    assert data["preferences"]["email"] is True and data["devices"] == []
