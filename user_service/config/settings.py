@@ -9,7 +9,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from notification_common.django_settings import service_settings
-from notification_common.env import env_int, env_rate, env_str
+from notification_common.env import env_float, env_int, env_rate, env_str
 from notification_common.keys import read_key
 from notification_common.unsubscribe import unsubscribe_common_settings
 
@@ -79,3 +79,12 @@ STATUS_REPORT_MAX_BATCH = env_int("STATUS_REPORT_MAX_BATCH", 500)
 
 REST_FRAMEWORK = _shared["REST_FRAMEWORK"]
 REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
+# Valid API-key verdicts kept in each worker's memory this long (users/authentication.py): a
+# revoked key is refused here within this bound. 0 reads the shared verdict on every request.
+API_KEY_LOCAL_CACHE_SECONDS = env_float("API_KEY_LOCAL_CACHE_SECONDS", 5.0)
+REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "users.authentication.RememberingApiKeyAuthentication"
+    if path == "notification_common.authentication.ApiKeyAuthentication"
+    else path
+    for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+]

@@ -1,5 +1,6 @@
 import pytest
 
+from users.authentication import forget_local_verdicts
 from users.tests.factories import UserFactory
 
 
@@ -13,6 +14,14 @@ def _fast_password_hashing(settings):
 def _clean_redis(redis_client):
     """Login failure counters and API-key verdicts must not leak between tests."""
     return redis_client
+
+
+@pytest.fixture(autouse=True)
+def _forget_local_key_verdicts():
+    """A verdict one test's keys left in the process must not decide another test's request."""
+    forget_local_verdicts()
+    yield
+    forget_local_verdicts()
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""Valid API-key verdicts remembered in the worker's memory (users/authentication.py): a revoked
+key is refused within API_KEY_LOCAL_CACHE_SECONDS, never later."""
+
+import pytest
+
+from notification_common.api_keys import forget_api_key, hash_api_key
+from notification_devtools.testing import assert_envelope
+from users import authentication
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(authentication, "_clock", fake)
+    return fake
+
+
+def lookup(client, user):
+    return client.get(f"/api/v1/users/{user.id}/")
+
+
+def test_revoked_key_is_refused_once_its_remembered_verdict_is_older_than_the_bound(
+    internal_client, internal_key, user, settings, clock
+):
+    settings.API_KEY_LOCAL_CACHE_SECONDS = 5.0
+    assert_envelope(lookup(internal_client, user), status=200)
+
+    forget_api_key(hash_api_key(internal_key), revoked=True)  # what the admin service does on revoke
+
+    clock.now += 4.9
+    assert_envelope(lookup(internal_client, user), status=200)  # within the documented bound
+    clock.now += 0.2
+    assert_envelope(lookup(internal_client, user), status=401, error="authentication_failed")
+
+
+def test_with_the_memory_turned_off_a_revocation_takes_effect_at_once(internal_client, internal_key, user, settings):
+    settings.API_KEY_LOCAL_CACHE_SECONDS = 0
+    assert_envelope(lookup(internal_client, user), status=200)
+
+    forget_api_key(hash_api_key(internal_key), revoked=True)
+
+    assert_envelope(lookup(internal_client, user), status=401, error="authentication_failed")
+
+
+def test_a_refused_key_is_not_remembered_so_it_keeps_counting_as_a_failed_lookup(api_client, user, settings, clock):
+    settings.API_KEY_LOCAL_CACHE_SECONDS = 5.0
+    api_client.credentials(HTTP_X_API_KEY="not-a-key")
+
+    for _ in range(2):
+        assert_envelope(lookup(api_client, user), status=401, error="authentication_failed")
+
+    assert len(authentication._verdicts) == 0
+
+
+def test_a_remembered_key_keeps_its_scopes(sender_client, user, settings, clock):
+    settings.API_KEY_LOCAL_CACHE_SECONDS = 5.0
+
+    for _ in range(2):  # the second answer comes from the remembered verdict
+        assert_envelope(lookup(sender_client, user), status=403, error="permission_denied")
