@@ -3,6 +3,7 @@
 import uuid
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -14,13 +15,18 @@ from notifications.models import NotificationRequest, OutboxMessage
 
 
 def notification_get_by_idempotency_key(*, sender: str, idempotency_key: str) -> NotificationRequest | None:
-    # Asked on every send with a key and almost always empty: look for the id alone (the
-    # cheapest query to build), load the row only for a real duplicate.
-    ids = NotificationRequest.objects.filter(sender=sender, idempotency_key=idempotency_key).values_list(
-        "pk", flat=True
-    )
-    found = list(ids[:1])
+    # Asked on every send with a key and almost always empty: a fixed SQL string for the id
+    # alone (building the ORM query cost more CPU than running it); the row is loaded only for
+    # a real duplicate.
+    with connection.cursor() as cursor:
+        cursor.execute(_ID_BY_IDEMPOTENCY_KEY, [sender, idempotency_key])
+        found = cursor.fetchone()
     return NotificationRequest.objects.get(pk=found[0]) if found else None
+
+
+_ID_BY_IDEMPOTENCY_KEY = (
+    f"SELECT id FROM {NotificationRequest._meta.db_table} WHERE sender = %s AND idempotency_key = %s LIMIT 1"
+)
 
 
 def notification_get_for_sender(*, notification_id: str, sender: str) -> NotificationRequest:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from notification_common import ratelimit
@@ -28,7 +28,7 @@ from notifications.constants import (
     GatewayErrorCode,
     NotificationStatus,
 )
-from notifications.models import NotificationRequest, OutboxMessage
+from notifications.models import NotificationRequest
 from notifications.quiet_hours import quiet_hours_end
 from notifications.selectors import notification_get_by_idempotency_key
 from notifications.senders import Sender
@@ -37,6 +37,7 @@ from notifications.services.eligibility import (
     notification_recipient,
     notification_sender_authorize,
 )
+from notifications.services.intake_store import notification_with_outbox_insert
 from notifications.services.outbox import outbox_publish
 
 logger = logging.getLogger(__name__)
@@ -186,32 +187,34 @@ def notification_accept(
     quiet_hours_deferred = deferred_to is not None
     if quiet_hours_deferred:
         send_at = deferred_to
-    try:
-        notification = _notification_store(
-            sender=sender.label,
-            idempotency_key=request_id,
-            request_hash=request_hash,
-            notification_type=notification_type,
-            user_id=user_id,
-            template_code=template_code,
-            language=language,
-            variables=variables,
-            priority=priority,
-            metadata=metadata,
-            trace_id=trace_id,
-            send_at=send_at,
-            quiet_hours_deferred=quiet_hours_deferred,
-            recipient=recipient,
-            category=template.category,
-            category_required=template.category_required,
-        )
-    except IntegrityError:
+    notification = _notification_store(
+        sender=sender.label,
+        idempotency_key=request_id,
+        request_hash=request_hash,
+        notification_type=notification_type,
+        user_id=user_id,
+        template_code=template_code,
+        language=language,
+        variables=variables,
+        priority=priority,
+        metadata=metadata,
+        trace_id=trace_id,
+        send_at=send_at,
+        quiet_hours_deferred=quiet_hours_deferred,
+        recipient=recipient,
+        category=template.category,
+        category_required=template.category_required,
+    )
+    if notification is None:
         # A concurrent request with the same key committed first: answer as its duplicate.
-        existing = (
-            notification_get_by_idempotency_key(sender=sender.label, idempotency_key=request_id) if request_id else None
-        )
-        if existing is None:
-            raise
+        existing = notification_get_by_idempotency_key(sender=sender.label, idempotency_key=request_id)
+        if existing is None:  # and deleted again since (an operator in the admin): no answer to give
+            raise ApplicationError(
+                GatewayErrorCode.IDEMPOTENCY_CONFLICT,
+                f"request_id {request_id!r} was used by a request that no longer exists; send it again.",
+                409,
+                data={"request_id": request_id},
+            )
         return _duplicate_of(existing, request_hash)
     return AcceptedNotification(notification=notification, duplicate=False)
 
@@ -275,7 +278,6 @@ def send_at_validate(*, send_at: datetime, now: datetime | None = None) -> None:
         raise ApplicationError(GatewayErrorCode.VALIDATION_ERROR, "Invalid input.", 400, data={"send_at": [problem]})
 
 
-@transaction.atomic
 def _notification_store(
     *,
     recipient: dict,
@@ -283,24 +285,31 @@ def _notification_store(
     category: str | None = None,
     category_required: bool = False,
     **fields,
-) -> NotificationRequest:
+) -> NotificationRequest | None:
+    """Store the request and its outbox row together (one statement) and publish the row once
+    committed; None when the sender's idempotency key was taken meanwhile."""
     if send_at is not None:
         fields["status"] = NotificationStatus.SCHEDULED
-    notification = NotificationRequest.objects.create(send_at=send_at, **fields)
-    outbox = OutboxMessage.objects.create(
-        notification=notification,
-        routing_key=ROUTING_KEYS[notification.notification_type],
-        body=notification_message(
+    stored = notification_with_outbox_insert(
+        notification_fields={"send_at": send_at, **fields},
+        outbox_fields={
+            "routing_key": ROUTING_KEYS[fields["notification_type"]],
+            "headers": {TRACE_ID_HEADER: fields["trace_id"]},
+            "priority": fields["priority"],
+            "due_at": send_at,
+        },
+        message_of=lambda notification: notification_message(
             notification=notification, recipient=recipient, category=category, category_required=category_required
         ),
-        headers={TRACE_ID_HEADER: notification.trace_id},
-        priority=notification.priority,
-        due_at=send_at,
     )
+    if stored is None:
+        return None
+    notification, outbox, body = stored
     if send_at is not None:
         return notification  # the relay publishes it when due, never the request
     # robust: the request is committed whatever publishing does; the relay is the fallback.
+    # Outside an atomic block (a request) it runs at once: the statement has committed.
     # A lambda, not functools.partial: robust on_commit logs a failed callback by __qualname__,
     # which a partial lacks, and that AttributeError turned a committed request into a 5xx.
-    transaction.on_commit(lambda: outbox_publish(outbox=outbox), robust=True)
+    transaction.on_commit(lambda: outbox_publish(outbox=outbox, body=body), robust=True)
     return notification

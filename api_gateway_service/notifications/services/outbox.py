@@ -45,18 +45,20 @@ def outbox_message_item(outbox: OutboxMessage) -> tuple[str, dict, dict]:
     return outbox.routing_key, outbox.body, kwargs
 
 
-def _publish(publisher, outbox: OutboxMessage) -> None:
-    routing_key, body, kwargs = outbox_message_item(outbox)
-    publisher.publish(routing_key, body, **kwargs)
+def _publish(publisher, outbox: OutboxMessage, body: bytes | None = None) -> None:
+    routing_key, row_body, kwargs = outbox_message_item(outbox)
+    publisher.publish(routing_key, row_body if body is None else body, **kwargs)
 
 
-def outbox_publish(*, outbox: OutboxMessage) -> bool:
-    """Publish one committed outbox row and mark it; on failure leave it to the relay."""
+def outbox_publish(*, outbox: OutboxMessage, body: bytes | None = None) -> bool:
+    """Publish one committed outbox row and mark it; on failure leave it to the relay.
+
+    ``body``: the row's body as JSON already encoded (the intake encodes it once for both)."""
     url = common_settings.RABBITMQ_URL
     if time.monotonic() < _publish_paused_until.get(url, 0.0):
         return False
     try:
-        _publish(get_publisher(url), outbox)
+        _publish(get_publisher(url), outbox, body)
     except PublishRejected as exc:
         # This message's fault, not the broker's: count it against the row, not other requests.
         logger.warning(

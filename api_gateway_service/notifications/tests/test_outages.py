@@ -106,11 +106,11 @@ def test_an_accepted_request_is_published_even_if_the_database_goes_away_right_a
     user_id = user_service.add_user()
     publish = outbox_service._publish
 
-    def database_gone_then_publish(publisher, outbox):
+    def database_gone_then_publish(publisher, outbox, body=None):
         # Failure injection at the boundary: the database drops between the commit and the
         # publish, so the row can be neither marked published nor counted as a failure.
         database_proxy.cut()
-        publish(publisher, outbox)
+        publish(publisher, outbox, body)
 
     monkeypatch.setattr(outbox_service, "_publish", database_gone_then_publish)
 
