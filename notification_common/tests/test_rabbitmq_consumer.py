@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -308,6 +309,38 @@ def test_batch_is_handled_in_one_call_with_per_message_outcomes(rabbit_url, brok
     assert consumer.calls == [[0, 1, 2, 3, 4]]
     assert sorted(json.loads(raw)["n"] for _, raw in failed_messages(broker)) == [1, 3]
     assert broker.ready(EMAIL_QUEUE) == 0
+
+
+def test_batch_that_raises_is_logged_once_and_each_message_retried(rabbit_url, broker, publisher, caplog):
+    # Given a batch consumer whose first batch raises (as when its database is restarting)
+    class FlakyBatchConsumer(BaseConsumer):
+        queue = EMAIL_QUEUE
+        batch_wait_seconds = 0.5
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.attempts: list[list[int]] = []
+
+        def handle_batch(self, messages):
+            self.attempts.append([m.attempt for m in messages])
+            if len(self.attempts) == 1:
+                raise ConnectionError("database restarting")
+            return [None] * len(messages)
+
+    for n in range(4):
+        publisher.publish(EMAIL_QUEUE, {"n": n})
+    consumer = FlakyBatchConsumer(rabbit_url, batch_size=4, retry_base_seconds=0.05)
+    # When the consumer runs over the batch and the retries
+    with caplog.at_level(logging.INFO, logger="notification_common.rabbitmq"):
+        consumer.run(max_messages=8, idle_timeout=5)
+    # Then the failure was logged once with its traceback, and every message came back as
+    # attempt 2 and was acked (nothing dead-lettered)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [f"{consumer.name}: handle_batch raised"]
+    assert errors[0].exc_info is not None
+    assert consumer.attempts[0] == [1, 1, 1, 1]
+    assert sorted(a for batch in consumer.attempts[1:] for a in batch) == [2, 2, 2, 2]
+    assert broker.ready(EMAIL_QUEUE) == 0 and broker.ready(FAILED_QUEUE) == 0
 
 
 # -- stopping ------------------------------------------------------------------------------

@@ -212,8 +212,12 @@ class BaseConsumer(QueueConsumer):
             if len(results) != len(messages):
                 raise RuntimeError(f"handle_batch returned {len(results)} results for {len(messages)} messages")
         except Exception as exc:  # the whole batch failed: each message is settled as transient
+            # Logged once here with its traceback (a database restart fails every batch in
+            # hand); each message is then retried as an ordinary transient failure.
             logger.exception("%s: handle_batch raised", self.name)
-            results = [exc] * len(messages)
+            failure = TransientError(f"handle_batch raised {type(exc).__name__}: {str(exc)[:300]}")
+            failure.__cause__ = exc
+            results = [failure] * len(messages)
         finally:
             HANDLE_SECONDS.labels(self.queue).observe(time.perf_counter() - started)
         return results
