@@ -1,5 +1,6 @@
-"""The lean intake path: the request and its outbox row in one statement, the answer built
-without the output serializer, and the statements a new request costs."""
+"""The lean intake path: the request and its outbox row in one statement, the statements a new
+request costs, the input validated by one serializer per thread and the answer built without
+the output serializer (each held equal to what the serializers give)."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -7,11 +8,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from notification_common.rabbitmq import EMAIL_QUEUE
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
-from notifications.apis import NotificationCollectionApi, notification_created_representation
+from notifications.apis import (
+    NotificationCollectionApi,
+    notification_create_input_validate,
+    notification_created_representation,
+)
 from notifications.constants import NotificationStatus
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.services.intake_store import notification_with_outbox_insert
@@ -125,3 +131,44 @@ def test_the_answer_is_what_the_documented_output_serializer_gives(changes, dupl
         expected = NotificationCollectionApi.NotificationCreateOutputSerializer(candidate).data
         assert notification_created_representation(candidate, duplicate=duplicate) == expected
         assert list(notification_created_representation(candidate, duplicate=duplicate)) == list(expected)
+
+
+def validated_or_errors(validate):
+    try:
+        return validate()
+    except ValidationError as exc:
+        return exc.detail
+
+
+USER_ID = "6f1c2a52-4a1b-4c55-9a43-1d2b3c4d5e6f"
+
+
+@pytest.mark.parametrize(
+    ("body", "header"),
+    [
+        ({"notification_type": "email", "user_id": USER_ID, "template_code": "welcome"}, None),
+        (notification_body(USER_ID, request_id="r-1", send_at="2030-01-02T03:04:05+02:00"), "r-1"),
+        ({}, None),
+        (None, None),
+        ([], None),
+        ("text", None),
+        (notification_body(USER_ID, priority=True, language="!!", variables=[]), None),
+        (notification_body(USER_ID, priority="x", bypass_quiet_hours="yes", external_id=5), None),
+        (notification_body(USER_ID, request_id="a"), "b"),
+        (notification_body(USER_ID), " "),
+        (notification_body(USER_ID), "x" * 129),
+    ],
+)
+def test_the_per_thread_input_serializer_validates_as_a_new_one_would(body, header):
+    serializer_class = NotificationCollectionApi.NotificationCreateInputSerializer
+
+    def with_a_new_serializer():
+        serializer = serializer_class(data=body, context={"idempotency_header": header})
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    expected = validated_or_errors(with_a_new_serializer)
+    for _ in range(2):  # the second time on a serializer that has validated before
+        assert validated_or_errors(lambda: notification_create_input_validate(body, idempotency_header=header)) == (
+            expected
+        )
