@@ -41,16 +41,19 @@ def user_get(*, user_id: str, fresh: bool = False) -> dict:
     because of what a cached copy says.
     """
     # The process's one Redis client rather than Django's cache, which builds a client per call.
-    key = user_snapshot_key(user_id)
     cached = None
     try:
         if not fresh:
-            cached = get_redis().get(key)
+            cached = get_redis().get(user_snapshot_key(user_id))
     except redis.RedisError:
         logger.warning("user cache unavailable; asking the user service")
     if cached is not None:
         return json.loads(cached)
+    return _user_fetch(user_id)
 
+
+def _user_fetch(user_id: str) -> dict:
+    """Ask the user service for the user and cache the answer."""
     response = user_client().get(f"/api/v1/users/{user_id}/")
     if response.status_code == 404:
         # Not cached: a user registered a moment later must be found at once.
@@ -61,10 +64,29 @@ def user_get(*, user_id: str, fresh: bool = False) -> dict:
     try:
         # Jittered, so users cached in one burst do not all expire (and are fetched) in one burst.
         ttl = max(1, round(settings.USER_CACHE_SECONDS * random.uniform(0.75, 1.0)))
-        get_redis().set(key, json.dumps(user), ex=ttl)
+        get_redis().set(user_snapshot_key(user_id), json.dumps(user), ex=ttl)
     except redis.RedisError:
         logger.warning("user cache unavailable; user not cached")
     return user
+
+
+def template_facts_and_user_get(*, template_code: str, user_id: str) -> tuple["TemplateFacts", dict]:
+    """``template_facts_get`` and ``user_get`` together: every send needs both, and both are
+    nearly always cached, so one Redis round trip reads the two; what is missing is fetched
+    (and cached) as those functions do, the template first."""
+    try:
+        cached_template, cached_user = get_redis().mget(
+            [_TEMPLATE_KEY.format(code=template_code), user_snapshot_key(user_id)]
+        )
+    except redis.RedisError:
+        logger.warning("user and template cache unavailable; asking the services")
+        cached_template = cached_user = None
+    if cached_template is not None:
+        template = TemplateFacts(**json.loads(cached_template))
+    else:
+        template = _template_facts_fetch(template_code)
+    user = json.loads(cached_user) if cached_user is not None else _user_fetch(user_id)
+    return template, user
 
 
 def users_get_many(*, user_ids: list[str]) -> dict[str, dict | ApplicationError]:
@@ -126,6 +148,12 @@ def template_facts_get(*, template_code: str) -> TemplateFacts:
         logger.warning("template cache unavailable; asking the template service")
     if cached is not None:
         return TemplateFacts(**json.loads(cached))
+    return _template_facts_fetch(template_code)
+
+
+def _template_facts_fetch(template_code: str) -> TemplateFacts:
+    """Ask the template service for the template's facts and cache them."""
+    key = _TEMPLATE_KEY.format(code=template_code)
     response = template_client().get(f"/api/v1/templates/{quote(template_code, safe='')}/")
     if response.status_code == 404:
         facts = TemplateFacts(exists=False)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from notification_common import ratelimit
 from notification_common.exceptions import ApplicationError
-from notifications.clients import template_facts_get, user_get
+from notifications.clients import template_facts_and_user_get, user_get
 from notifications.constants import (
     MESSAGE_SCHEMA_VERSION,
     RATE_LIMIT_KEY_PREFIX,
@@ -170,8 +170,7 @@ def notification_accept(
     if send_at is not None:
         send_at_validate(send_at=send_at, now=now)
 
-    template = template_facts_get(template_code=template_code)
-    user = user_get(user_id=user_id)
+    template, user = template_facts_and_user_get(template_code=template_code, user_id=user_id)
     try:
         recipient = notification_recipient(user=user, notification_type=notification_type, template=template)
     except ApplicationError as refusal:

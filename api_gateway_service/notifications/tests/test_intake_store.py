@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from notification_common.rabbitmq import EMAIL_QUEUE
+from notification_common.user_snapshots import user_snapshot_key
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
 from notifications.apis import (
@@ -18,6 +19,7 @@ from notifications.apis import (
     notification_create_input_validate,
     notification_created_representation,
 )
+from notifications.clients import template_facts_and_user_get, template_facts_get, user_get
 from notifications.constants import NotificationStatus
 from notifications.models import NotificationRequest, OutboxMessage
 from notifications.services.intake_store import notification_with_outbox_insert
@@ -172,3 +174,23 @@ def test_the_per_thread_input_serializer_validates_as_a_new_one_would(body, head
         assert validated_or_errors(lambda: notification_create_input_validate(body, idempotency_header=header)) == (
             expected
         )
+
+
+@pytest.mark.parametrize("forgotten", [(), ("user",), ("template",), ("user", "template")])
+def test_user_and_template_come_from_one_cache_read_and_only_what_is_missing_is_fetched(
+    user_service, redis_client, forgotten
+):
+    user_id = user_service.add_user(name="Ada")
+    template_path = "/api/v1/templates/welcome/"
+    first = template_facts_and_user_get(template_code="welcome", user_id=user_id)
+    if "user" in forgotten:
+        redis_client.delete(user_snapshot_key(user_id))
+    if "template" in forgotten:
+        redis_client.delete("gateway:template-facts:v1:welcome")
+
+    again = template_facts_and_user_get(template_code="welcome", user_id=user_id)
+
+    assert again == first == (template_facts_get(template_code="welcome"), user_get(user_id=user_id))
+    assert again[1]["name"] == "Ada"
+    assert len(user_service.user_lookups(user_id)) == 1 + ("user" in forgotten)
+    assert len(user_service.server.requests_to("GET", template_path)) == 1 + ("template" in forgotten)
