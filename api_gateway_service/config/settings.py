@@ -22,6 +22,11 @@ globals().update(
 )
 
 # --- the gateway's own settings (docs/api_gateway.md) ---
+# Django's connection health check (a SELECT 1 per request) only for a connection that ran no
+# query for this long; one in steady use is trusted and checked after an error instead
+# (config/postgresql/base.py). 0: before every request.
+DATABASES["default"]["ENGINE"] = "config.postgresql"  # noqa: F821 (from service_settings)
+GATEWAY_DB_HEALTH_CHECK_IDLE_SECONDS = env_float("GATEWAY_DB_HEALTH_CHECK_IDLE_SECONDS", 1.0)
 # How long a user fetched from the user service is reused from Redis.
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300)
 # The gateway's body cap: a bulk request carries up to 1,000 notifications (about 250 bytes
