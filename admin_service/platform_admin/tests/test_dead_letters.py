@@ -12,9 +12,18 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError
 
-from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE, PUSH_QUEUE, BaseConsumer, PermanentError, Publisher
+from notification_common.rabbitmq import (
+    EMAIL_QUEUE,
+    FAILED_QUEUE,
+    PUSH_QUEUE,
+    BaseConsumer,
+    PermanentError,
+    Publisher,
+    connect,
+)
 from notification_devtools.testing import assert_envelope
 from notification_devtools.testing.rabbit import drain
+from notification_devtools.testing.waiting import wait_until
 from platform_admin import consumer as dead_letter_consumer
 from platform_admin.constants import AuditAction
 from platform_admin.consumer import DeadLetterConsumer
@@ -149,30 +158,68 @@ def test_a_message_stays_in_the_queue_until_it_is_stored(rabbit_channel, rabbitm
     assert drain(rabbit_channel, FAILED_QUEUE) == []
 
 
+def _consumers_of(url: str, queue: str) -> int:
+    with connect(url) as connection:
+        return connection.channel().queue_declare(queue, passive=True).method.consumer_count
+
+
+# Only a safety net, so a command that ignores SIGTERM fails the test instead of hanging it.
+SAFETY_IDLE_TIMEOUT = 60.0
+# SIGTERM is honoured within about a second (one poll of the broker); this leaves room for a
+# loaded machine and is still far below SAFETY_IDLE_TIMEOUT, so only SIGTERM can end it in time.
+STOP_BOUND_SECONDS = 10.0
+
+
+@pytest.mark.django_db(transaction=True)  # the stored row is committed, so the watcher sees it
 def test_the_command_stores_what_arrives_and_stops_on_sigterm(rabbit_channel, rabbitmq_url):
     body = _message()
+    seen: dict = {}
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler_installed() -> bool:
+        return signal.getsignal(signal.SIGTERM) is not previous[signal.SIGTERM]
 
     def publish_then_terminate():
-        time.sleep(0.3)
-        _publish_dead_letter(rabbitmq_url, body, message_id=body["notification_id"])
-        time.sleep(0.7)  # stored by then (a few ms); SIGTERM then ends the idle loop
-        os.kill(os.getpid(), signal.SIGTERM)
+        from django.db import connection
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            # The command is consuming: its SIGTERM handler is installed and a message now arrives.
+            wait_until(
+                lambda: handler_installed() and _consumers_of(rabbitmq_url, FAILED_QUEUE) == 1,
+                timeout=30,
+                what="the command consuming failed.queue",
+            )
+            _publish_dead_letter(rabbitmq_url, body, message_id=body["notification_id"])
+            seen["stored"] = wait_until(
+                lambda: DeadLetter.objects.filter(message_id=body["notification_id"]).exists(),
+                timeout=30,
+                what="the dead letter stored",
+            )
+        except AssertionError as exc:
+            seen["error"] = str(exc)
+        finally:
+            connection.close()
+        if handler_installed():  # never the test runner's own SIGTERM
+            seen["sigterm_at"] = time.monotonic()
+            os.kill(os.getpid(), signal.SIGTERM)
+
     thread = threading.Thread(target=publish_then_terminate)
     out = StringIO()
-    started = time.monotonic()
     try:
         thread.start()
-        call_command("consume_dead_letters", stdout=out)
+        call_command("consume_dead_letters", f"--idle-timeout={SAFETY_IDLE_TIMEOUT}", stdout=out)
+        returned_at = time.monotonic()
     finally:
         thread.join()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
-    assert time.monotonic() - started < 5
-    assert "stored 1" in out.getvalue()
-    assert DeadLetter.objects.filter(message_id=body["notification_id"]).exists()
+    assert "error" not in seen, seen.get("error")
+    assert seen["stored"] and "sigterm_at" in seen
+    assert returned_at - seen["sigterm_at"] < STOP_BOUND_SECONDS  # SIGTERM ended it, not the idle timeout
+    assert out.getvalue().strip() == "stored 1 dead letter(s)"
+    assert DeadLetter.objects.get().message_id == body["notification_id"]
+    assert drain(rabbit_channel, FAILED_QUEUE) == []  # acked before it stopped
 
 
 # -- listing --------------------------------------------------------------------------------
