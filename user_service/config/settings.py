@@ -26,6 +26,11 @@ globals().update(_shared)
 
 AUTH_USER_MODEL = "users.User"
 
+# psycopg prepares a statement only when users/sql.py asks for it (prepare=True): the delivery
+# path's fixed statements, planned once per connection. Django's own queries are bound on the
+# client and never prepared. None here would turn preparing off altogether (Django's default).
+_shared["DATABASES"]["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
+
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",

@@ -15,12 +15,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework import status as http
 
 from notification_common.exceptions import ApplicationError, ErrorCode
 from users.constants import DeliveryStatus, StatusOutcome, UserErrorCode
 from users.models import NotificationLog, NotificationStatusEvent
+from users.sql import fetch_prepared
 
 MAX_ERROR_LENGTH = 5000
 
@@ -109,6 +110,7 @@ _FINAL_OLD = f"(l.status <> '{DeliveryStatus.PENDING}', l.last_timestamp)"
 _SUPERSEDES = f"{_FINAL_NEW} > {_FINAL_OLD}"
 
 # Plain SQL, as the two statements below: building the ORM query cost more CPU than running it.
+# All three run prepared (users/sql.py).
 _READ_LOGS = f"SELECT notification_id, channel, status, last_timestamp FROM {_LOG} WHERE notification_id = ANY(%s)"
 
 # One row per notification: the batch's winning report, its highest attempt, first user id.
@@ -203,12 +205,10 @@ def notification_status_record_batch(
     if not reports:
         return []
     ids = sorted({report.notification_id for report in reports})
-    with connection.cursor() as cursor:
-        cursor.execute(_READ_LOGS, [ids])
-        existing = {
-            notification_id: {"channel": channel, "status": status, "last_timestamp": last_timestamp}
-            for notification_id, channel, status, last_timestamp in cursor.fetchall()
-        }
+    existing = {
+        notification_id: {"channel": channel, "status": status, "last_timestamp": last_timestamp}
+        for notification_id, channel, status, last_timestamp in fetch_prepared(_READ_LOGS, [ids])
+    }
     results: list[StatusRecordResult | ApplicationError | None] = [None] * len(reports)
     accepted: list[tuple[int, StatusReport]] = []
     for index, report in enumerate(reports):
@@ -221,13 +221,12 @@ def notification_status_record_batch(
         return results
 
     events = _event_rows(accepted)
-    with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_LOGS, [channel, json.dumps(_winners([report for _, report in accepted]))])
-        # xmax = 0: this statement inserted the row (not seen by the read above, and not
-        # created by a concurrent batch either).
-        created = {uuid.UUID(str(nid)) for nid, was_inserted in cursor.fetchall() if was_inserted}
-        cursor.execute(_INSERT_EVENTS, [json.dumps(events), channel])
-        inserted = {(uuid.UUID(str(nid)), status, ts) for nid, status, ts in cursor.fetchall()}
+    upserted = fetch_prepared(_UPSERT_LOGS, [channel, json.dumps(_winners([report for _, report in accepted]))])
+    # xmax = 0: this statement inserted the row (not seen by the read above, and not created
+    # by a concurrent batch either).
+    created = {uuid.UUID(str(nid)) for nid, was_inserted in upserted if was_inserted}
+    new_events = fetch_prepared(_INSERT_EVENTS, [json.dumps(events), channel])
+    inserted = {(uuid.UUID(str(nid)), status, ts) for nid, status, ts in new_events}
 
     current: dict[uuid.UUID, _Current] = {
         notification_id: _Current(log["status"], log["last_timestamp"]) for notification_id, log in existing.items()

@@ -5,7 +5,6 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
 from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Now, TruncMinute
 from django.utils import timezone
@@ -14,6 +13,7 @@ from notification_common.exceptions import ApplicationError, ErrorCode, NotFound
 from users.constants import Channel, DeliveryStatus, UserErrorCode
 from users.filters import NotificationLogFilter, UserFilter
 from users.models import Device, NotificationLog, NotificationStatusEvent, Preferences, User
+from users.sql import fetch_prepared
 
 
 def _users_with_profile() -> QuerySet[User]:
@@ -65,9 +65,7 @@ def user_profile_get(*, user_id: uuid.UUID) -> dict:
     notification it does not have cached: the ORM's query building and the serializer's fields
     were most of its CPU (docs/user_service.md, "Cost of the delivery path"); a test holds the
     two shapes equal."""
-    with connection.cursor() as cursor:
-        cursor.execute(_USER_PROFILE, [user_id])
-        rows = cursor.fetchall()
+    rows = fetch_prepared(_USER_PROFILE, [user_id])
     if not rows:
         raise NotFound("User not found.")
     first = rows[0]
