@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from notification_common import api_keys
 from notification_common.api_keys import verify_api_key
 from notification_common.conf import common_settings
 from notification_common.service_clients import reset_clients
@@ -83,21 +84,35 @@ def test_a_revoked_key_is_refused_elsewhere_at_once_because_the_cached_verdict_i
         assert verify_api_key(created["key"]) is None
 
 
+class MovedClock:
+    """Stands in for the ``time`` module of notification_common.api_keys, which reads the time
+    only as ``time.time()`` (when a verdict was checked, whether it is still fresh)."""
+
+    def __init__(self):
+        self.now = float(int(time.time()))  # whole seconds: the steps below add up exactly
+
+    def time(self) -> float:
+        return self.now
+
+
 def test_a_revoked_key_is_refused_elsewhere_within_the_cache_ttl_when_nothing_drops_the_entry(
-    admin_api, as_another_service
+    admin_api, as_another_service, monkeypatch
 ):
+    clock = MovedClock()
+    monkeypatch.setattr(api_keys, "time", clock)
     created = _create_key(admin_api)
-    with as_another_service(cache_seconds=1):
+    with as_another_service(cache_seconds=30):
         assert verify_api_key(created["key"]) is not None
         # Revoked behind the admin service's back (no cache drop): only the TTL ends it.
         ApiKey.objects.filter(pk=created["id"]).update(revoked_at=timezone.now())
 
+        clock.now += 29
         still_cached = verify_api_key(created["key"])
-        time.sleep(1.2)
+        clock.now += 1
         after_ttl = verify_api_key(created["key"])
 
-    assert still_cached is not None
-    assert after_ttl is None
+    assert still_cached is not None  # the cached verdict, one second before it is re-checked
+    assert after_ttl is None  # re-checked with the admin service at 30 s: revoked
 
 
 def test_another_service_refuses_an_unknown_key(as_another_service):
