@@ -8,25 +8,34 @@ from pathlib import Path
 from notification_common.django_settings import service_settings
 from notification_common.env import env_float, env_int, env_str
 
-globals().update(
-    service_settings(
-        service="api_gateway_service",
-        db_env="GATEWAY_DATABASE_URL",
-        db_name="api_gateway_db",
-        base_dir=Path(__file__).resolve().parent.parent,
-        local_apps=["notifications", "webhooks"],
-        health_checks=("database", "redis", "rabbitmq"),
-        health_extra_checks=("notifications.health.check_outbox",),
-        title="API Gateway",
-    )
+_shared = service_settings(
+    service="api_gateway_service",
+    db_env="GATEWAY_DATABASE_URL",
+    db_name="api_gateway_db",
+    base_dir=Path(__file__).resolve().parent.parent,
+    local_apps=["notifications", "webhooks"],
+    health_checks=("database", "redis", "rabbitmq"),
+    health_extra_checks=("notifications.health.check_outbox",),
+    title="API Gateway",
 )
+globals().update(_shared)
 
 # --- the gateway's own settings (docs/api_gateway.md) ---
 # Django's connection health check (a SELECT 1 per request) only for a connection that ran no
 # query for this long; one in steady use is trusted and checked after an error instead
 # (config/postgresql/base.py). 0: before every request.
-DATABASES["default"]["ENGINE"] = "config.postgresql"  # noqa: F821 (from service_settings)
+_shared["DATABASES"]["default"]["ENGINE"] = "config.postgresql"
 GATEWAY_DB_HEALTH_CHECK_IDLE_SECONDS = env_float("GATEWAY_DB_HEALTH_CHECK_IDLE_SECONDS", 1.0)
+# Valid API-key verdicts kept in each worker's memory this long instead of a Redis read per
+# request (notification_common/remembered_api_keys.py): a revoked key is refused within this
+# bound. 0 reads the shared verdict on every request.
+API_KEY_LOCAL_CACHE_SECONDS = env_float("API_KEY_LOCAL_CACHE_SECONDS", 5.0)
+_shared["REST_FRAMEWORK"]["DEFAULT_AUTHENTICATION_CLASSES"] = [
+    "notification_common.remembered_api_keys.RememberingApiKeyAuthentication"
+    if path == "notification_common.authentication.ApiKeyAuthentication"
+    else path
+    for path in _shared["REST_FRAMEWORK"]["DEFAULT_AUTHENTICATION_CLASSES"]
+]
 # How long a user fetched from the user service is reused from Redis.
 USER_CACHE_SECONDS = env_int("USER_CACHE_SECONDS", 300)
 # The gateway's body cap: a bulk request carries up to 1,000 notifications (about 250 bytes
