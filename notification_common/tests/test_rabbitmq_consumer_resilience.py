@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -385,20 +384,24 @@ def test_a_mixed_batch_is_settled_exactly_once_each(rabbit_url, broker, publishe
 
 
 def test_the_oldest_waiting_message_age_comes_from_the_publish_timestamp(rabbit_url, broker, publisher):
-    # Given a message published now and a consumer whose clock reads two minutes later
-    # (as if the message had waited that long)
+    # Given a message as the publisher sent it (its AMQP timestamp is whole unix seconds), read
+    # back and put back unchanged so the test knows that timestamp ...
     publisher.publish(EMAIL_QUEUE, {"n": 1})
+    _, properties, raw = broker.get(EMAIL_QUEUE)
+    published_at = properties.timestamp
+    assert isinstance(published_at, int) and published_at > 0
+    publisher.publish(EMAIL_QUEUE, raw, properties=properties)
+    # ... and a consumer whose clock reads exactly two minutes (and a half second) after it
     seen_ages = []
     consumer = RecordingConsumer(
         rabbit_url,
         behaviour=lambda message: seen_ages.append(consumer.state.oldest_message_age_seconds),
-        clock=lambda: time.time() + 120,
+        clock=lambda: published_at + 120.5,
     )
 
     # When it is handled, and the queue then stays empty
     consumer.run(idle_timeout=1)
 
-    # Then while handling it the oldest waiting message was ~120 s old, and 0 once drained
-    [age] = seen_ages
-    assert 118 <= age <= 122
+    # Then while handling it the oldest waiting message was exactly that old, and 0 once drained
+    assert seen_ages == [120.5]
     assert consumer.state.oldest_message_age_seconds == 0
