@@ -84,11 +84,12 @@ STATUS_REPORT_MAX_BATCH = env_int("STATUS_REPORT_MAX_BATCH", 500)
 
 REST_FRAMEWORK = _shared["REST_FRAMEWORK"]
 REST_FRAMEWORK["TEST_REQUEST_DEFAULT_FORMAT"] = "json"
-# Valid API-key verdicts kept in each worker's memory this long (users/authentication.py): a
-# revoked key is refused here within this bound. 0 reads the shared verdict on every request.
+# Valid API-key verdicts kept in each worker's memory this long
+# (notification_common/remembered_api_keys.py): a revoked key is refused here within this
+# bound. 0 reads the shared verdict on every request.
 API_KEY_LOCAL_CACHE_SECONDS = env_float("API_KEY_LOCAL_CACHE_SECONDS", 5.0)
 REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"] = [
-    "users.authentication.RememberingApiKeyAuthentication"
+    "notification_common.remembered_api_keys.RememberingApiKeyAuthentication"
     if path == "notification_common.authentication.ApiKeyAuthentication"
     else path
     for path in REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]

@@ -1,6 +1,6 @@
 import pytest
 
-from users.authentication import forget_local_verdicts
+from notification_common.remembered_api_keys import forget_remembered_verdicts
 from users.tests.factories import UserFactory
 
 
@@ -19,9 +19,9 @@ def _clean_redis(redis_client):
 @pytest.fixture(autouse=True)
 def _forget_local_key_verdicts():
     """A verdict one test's keys left in the process must not decide another test's request."""
-    forget_local_verdicts()
+    forget_remembered_verdicts()
     yield
-    forget_local_verdicts()
+    forget_remembered_verdicts()
 
 
 @pytest.fixture

@@ -1,11 +1,12 @@
-"""Valid API-key verdicts remembered in the worker's memory (users/authentication.py): a revoked
-key is refused within API_KEY_LOCAL_CACHE_SECONDS, never later."""
+"""The user service remembers valid API-key verdicts in the worker's memory
+(notification_common/remembered_api_keys.py): a revoked key is refused within
+API_KEY_LOCAL_CACHE_SECONDS, never later."""
 
 import pytest
 
+from notification_common import remembered_api_keys
 from notification_common.api_keys import forget_api_key, hash_api_key
 from notification_devtools.testing import assert_envelope
-from users import authentication
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock()
-    monkeypatch.setattr(authentication, "_clock", fake)
+    monkeypatch.setattr(remembered_api_keys, "_clock", fake)
     return fake
 
 
@@ -59,7 +60,7 @@ def test_a_refused_key_is_not_remembered_so_it_keeps_counting_as_a_failed_lookup
     for _ in range(2):
         assert_envelope(lookup(api_client, user), status=401, error="authentication_failed")
 
-    assert len(authentication._verdicts) == 0
+    assert remembered_api_keys.remembered_verdict_count() == 0
 
 
 def test_a_remembered_key_keeps_its_scopes(sender_client, user, settings, clock):
@@ -67,3 +68,13 @@ def test_a_remembered_key_keeps_its_scopes(sender_client, user, settings, clock)
 
     for _ in range(2):  # the second answer comes from the remembered verdict
         assert_envelope(lookup(sender_client, user), status=403, error="permission_denied")
+    assert remembered_api_keys.remembered_verdict_count() == 1
+
+
+def test_the_user_service_authenticates_keys_through_the_remembering_class():
+    from django.conf import settings as django_settings
+
+    assert (
+        "notification_common.remembered_api_keys.RememberingApiKeyAuthentication"
+        in django_settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"]
+    )
