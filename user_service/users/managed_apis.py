@@ -138,7 +138,9 @@ class ManagedUserApi(APIView):
                 data={"key_id": ["This field is required with an internal key."]},
             )
         user = managed.managed_user_get(key_id=key_id, external_id=external_id)
-        return ok(self.OutputSerializer(selectors.user_get(user_id=user.id)).data)
+        # The gateway's lookup when its mapping has expired: the user as GET users/{id}/ reads it
+        # (one statement), plus the external id it was found by (equal to the stored one).
+        return ok({**selectors.user_profile_get(user_id=user.id), "external_id": external_id})
 
 
 class ManagedUserImportApi(APIView):

@@ -189,6 +189,22 @@ def test_a_sender_key_reads_only_its_own_namespace(writer):
     assert "key_id" in assert_envelope(refused, status=403, error="permission_denied")["data"]
 
 
+def test_the_resolved_user_has_the_put_answers_shape(writer):
+    # GET builds its answer without the serializer (selectors.user_profile_get): the same shape
+    # PUT answers with (ManagedUserApi.OutputSerializer), devices and preferences included.
+    put = writer.put(
+        by_external_id("crm-9"),
+        body(preferences={"push": False, "quiet_hours": {"start": "22:00", "end": "07:00"}}, devices=[{"token": "t"}]),
+        format="json",
+    )
+    put_data = assert_envelope(put, status=201)["data"]
+
+    got = assert_envelope(writer.get(by_external_id("crm-9")), status=200)["data"]
+
+    assert got == put_data
+    assert got["devices"][0]["token"] == "t" and got["preferences"]["push"] is False
+
+
 # --- import ----------------------------------------------------------------------------
 
 
