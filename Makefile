@@ -75,6 +75,8 @@ check: install
 	@$(PY) scripts/check_imports.py
 	@cd scripts && $(PY) -m pytest -q -p no:cacheprovider tests
 	@cd chaos && $(PY) -m pytest -q -p no:cacheprovider tests
+	@cd bench && $(PY) -m pytest -q -p no:cacheprovider tests
+	@if command -v go >/dev/null; then for d in bench/loadgen bench/smtpsink; do (cd $$d && go test ./...) || exit 1; done; else echo "go tests: skipped (no go; .ci/run installs golang-go)"; fi
 
 # The capacity curve (bench/README.md): the Go load generator is built into var/bench/ (without
 # Go, bench/capacity.py falls back to its asyncio one). Options: make bench BENCH_ARGS="--rate 300 --duration 300".
