@@ -7,7 +7,7 @@ that sets ``API_KEY_LOCAL_CACHE_SECONDS`` (a Django setting; absent or 0: off) a
 ``RememberingApiKeyAuthentication`` instead of ``authentication.ApiKeyAuthentication`` keeps a
 valid verdict in the worker's memory that long: a revoked key or a changed scope takes effect
 there within that bound, on top of the shared verdict's own rules (docs/api_gateway.md,
-"Remembered key verdicts"). A key's ``expires_at`` is still checked on every request, and
+"Cost of the intake path"; docs/user_service.md). A key's ``expires_at`` is still checked on every request, and
 refusals are never remembered: an unknown or revoked key always takes the shared path, with its
 failed-lookup limit. Only the key's digest stays in memory.
 """
