@@ -79,6 +79,7 @@ class StatusReporter:
         client=None,
         batch_size: int = 100,
         flush_interval: float = 0.2,
+        linger: float | None = None,
         max_backoff: float = 60.0,
         max_pending: int = 100_000,
         on_sent: Callable[[list[StatusReport]], None] | None = None,
@@ -93,6 +94,11 @@ class StatusReporter:
         self._client = client
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        if linger is None:
+            from notification_common.conf import common_settings
+
+            linger = common_settings.STATUS_REPORT_LINGER_SECONDS
+        self.linger = max(0.0, float(linger))
         self.max_backoff = max_backoff
         self.on_sent = on_sent
         self.on_rejected = on_rejected
@@ -181,13 +187,22 @@ class StatusReporter:
             )
 
     def _take_batch(self) -> list[StatusReport]:
+        """Reports to retry first, then what is queued; once one is in hand, more are awaited
+        for up to ``linger`` seconds (or until ``batch_size``), so a steady trickle goes out
+        in calls of many reports instead of one call each."""
         batch = self._retry[: self.batch_size]
         self._retry = self._retry[self.batch_size :]
+        self._in_flight = batch  # counted by pending() while the batch fills
         try:
             if not batch:
                 batch.append(self._queue.get(timeout=self.flush_interval))
+            deadline = time.monotonic() + self.linger
             while len(batch) < self.batch_size:
-                batch.append(self._queue.get_nowait())
+                remaining = deadline - time.monotonic()
+                if remaining > 0 and not self._stop.is_set():
+                    batch.append(self._queue.get(timeout=remaining))
+                else:
+                    batch.append(self._queue.get_nowait())
         except queue.Empty:
             pass
         return batch

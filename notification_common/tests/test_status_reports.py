@@ -3,6 +3,7 @@
 from notification_common.circuit import CircuitBreaker
 from notification_common.http_client import ServiceClient
 from notification_common.status_reports import StatusReporter
+from notification_devtools.testing.waiting import wait_until
 
 
 def _collect(stub):
@@ -32,6 +33,26 @@ def test_reports_are_sent_in_one_batch_with_their_fields(stub_server):
 
     assert [(r["notification_id"], r["status"]) for r in received] == [("n-1", "pending"), ("n-1", "delivered")]
     assert received[1]["user_id"] == "u-1" and received[1]["timestamp"]
+    reporter.stop()
+
+
+def test_reports_arriving_while_one_is_in_hand_go_out_in_the_same_call(stub_server):
+    # Given a reporter that lingers (a long linger, so the test does not race it) for up to 3
+    received = _collect(stub_server)
+    reporter = StatusReporter(
+        "email", client=ServiceClient("user_service", stub_server.url, api_key="k"), batch_size=3, linger=30
+    )
+    # When one report is taken by the reporter's thread, and two more come after it
+    reporter.report("n-1", "delivered")
+    wait_until(lambda: reporter._queue.empty(), timeout=5)
+    reporter.report("n-2", "delivered")
+    reporter.report("n-3", "delivered")
+
+    # Then the three went out in one call (the batch was full: the linger did not delay it)
+    assert reporter.flush(timeout=5)
+    calls = stub_server.requests_to("POST", "/api/v1/email/status/")
+    assert [[r["notification_id"] for r in call["json"]] for call in calls] == [["n-1", "n-2", "n-3"]]
+    assert len(received) == 3
     reporter.stop()
 
 
