@@ -846,6 +846,14 @@ def markdown(result: dict) -> str:
             f"| {s['refused_429']} | {s['client_timeouts']} | {json.dumps(other) if other else 0} "
             f"| {s['cpu_ms_per_notification_total']} | {verdict} |"
         )
+    queued = result.get("queued_at_end")
+    if queued:
+        lines += [
+            "",
+            f'"lost" counts what had not arrived when the drain gave up. When the run ended the broker still '
+            f"held {sum(queued.values()):,} messages ({', '.join(f'{q} {n:,}' for q, n in queued.items())}): "
+            "accepted and waiting for delivery, not lost.",
+        ]
     names = []
     for s in steps:
         names += [n for n in s["cpu_ms_per_notification"] if n not in names]
@@ -930,6 +938,27 @@ def plot_curve(result: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def queued_at_end() -> dict[str, int] | None:
+    """Messages still in the platform's queues once the run is over (its vhost, as the launcher
+    names it): accepted notifications waiting for delivery when the drain gave up, which the
+    step counts as not arrived. None when the broker cannot be asked."""
+    from notification_common.conf import DEFAULT_RABBITMQ_URL
+    from notification_common.rabbitmq import all_queues, connect
+
+    url = launcher._replace_vhost(os.environ.get("RABBITMQ_URL", DEFAULT_RABBITMQ_URL), launcher.E2E_VHOST)
+    try:
+        connection = connect(url)
+        try:
+            channel = connection.channel()
+            counts = {name: channel.queue_declare(name, passive=True).method.message_count for name in all_queues()}
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - a figure of the report, never a reason to lose the run's results
+        print(f"bench: could not read the queue depths at the end: {exc}", flush=True)
+        return None
+    return {name: count for name, count in counts.items() if count}
 
 
 def plot_timeline(result: dict, items: list[Item], path: Path) -> None:
@@ -1208,6 +1237,7 @@ def main(argv: list[str] | None = None) -> int:
         "seeded": seeded,
         "steps": steps,
         "unseen_arrivals_cleared": arrivals.unseen_cleared,
+        "queued_at_end": queued_at_end() if any(s["lost_at_end"] for s in steps) else {},
     }
     if args.kind == "capacity":
         result["capacity_per_second"] = max((s["offered_per_second"] for s in kept), default=None)
