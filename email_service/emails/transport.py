@@ -66,11 +66,11 @@ class _HandoverHook:
 
 
 class _SMTP(_HandoverHook, smtplib.SMTP):
-    pass
+    """Plain or STARTTLS connections, with the hand-over hook."""
 
 
 class _SMTPSSL(_HandoverHook, smtplib.SMTP_SSL):
-    pass
+    """Implicit-TLS connections (SMTP_USE_SSL), with the hand-over hook."""
 
 
 class _Backend(EmailBackend):
@@ -339,11 +339,11 @@ class EmailService:
         reset is dropped (the next send opens a new one)."""
         connection = self.backend.connection
         try:
-            if connection is not None and connection.rset()[0] == 250:
-                return
+            reset = connection is not None and connection.rset()[0] == 250
         except (smtplib.SMTPException, OSError):
-            pass
-        self._drop_connection()
+            reset = False
+        if not reset:
+            self._drop_connection()
 
     def _drop_connection(self) -> None:
         try:

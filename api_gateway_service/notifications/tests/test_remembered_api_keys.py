@@ -12,21 +12,6 @@ from notifications.tests.conftest import notification_body
 pytestmark = pytest.mark.django_db
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(remembered_api_keys, "_clock", fake)
-    return fake
-
-
 @pytest.fixture
 def sending(send, user_service, rabbit_channel, fresh_rate_limits, sender_key):
     user_id = user_service.add_user()
@@ -35,16 +20,16 @@ def sending(send, user_service, rabbit_channel, fresh_rate_limits, sender_key):
 
 
 def test_a_revoked_key_is_refused_once_its_remembered_verdict_is_older_than_the_bound(
-    sending, sender_key, settings, clock
+    sending, sender_key, settings, remembered_keys_clock
 ):
     settings.API_KEY_LOCAL_CACHE_SECONDS = 2.0
     assert_envelope(sending(), status=202)
 
     forget_api_key(hash_api_key(sender_key), revoked=True)  # what the admin service does on revoke
 
-    clock.now += 1.9
+    remembered_keys_clock.now += 1.9
     assert_envelope(sending(), status=202)  # within the documented bound
-    clock.now += 0.2
+    remembered_keys_clock.now += 0.2
     assert_envelope(sending(), status=401, error="authentication_failed")
 
 
@@ -57,7 +42,7 @@ def test_with_the_memory_turned_off_a_revocation_takes_effect_at_once(sending, s
     assert_envelope(sending(), status=401, error="authentication_failed")
 
 
-def test_a_refused_key_is_not_remembered(sending, settings, clock):
+def test_a_refused_key_is_not_remembered(sending, settings, remembered_keys_clock):
     settings.API_KEY_LOCAL_CACHE_SECONDS = 2.0
 
     for _ in range(2):
@@ -66,7 +51,7 @@ def test_a_refused_key_is_not_remembered(sending, settings, clock):
     assert remembered_api_keys.remembered_verdict_count() == 0
 
 
-def test_a_remembered_key_keeps_its_scopes(sending, internal_key, settings, clock):
+def test_a_remembered_key_keeps_its_scopes(sending, internal_key, settings, remembered_keys_clock):
     settings.API_KEY_LOCAL_CACHE_SECONDS = 2.0
 
     for _ in range(2):  # the second answer comes from the remembered verdict

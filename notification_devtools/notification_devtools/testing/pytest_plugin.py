@@ -145,3 +145,24 @@ def healthy_service():
     """Makes a service's own health dependencies healthy; services with a consumer
     heartbeat or an SMTP server override it (see testing/service_contract.py)."""
     return None
+
+
+class MovableClock:
+    """A monotonic clock a test moves by hand: ``clock.now += seconds``."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def remembered_keys_clock(monkeypatch) -> MovableClock:
+    """The clock of the in-process API-key verdicts (notification_common.remembered_api_keys),
+    moved by the test instead of sleeping past API_KEY_LOCAL_CACHE_SECONDS."""
+    from notification_common import remembered_api_keys
+
+    clock = MovableClock()
+    monkeypatch.setattr(remembered_api_keys, "_clock", clock)
+    return clock

@@ -11,36 +11,21 @@ from notification_devtools.testing import assert_envelope
 pytestmark = pytest.mark.django_db
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(remembered_api_keys, "_clock", fake)
-    return fake
-
-
 def lookup(client, user):
     return client.get(f"/api/v1/users/{user.id}/")
 
 
 def test_revoked_key_is_refused_once_its_remembered_verdict_is_older_than_the_bound(
-    internal_client, internal_key, user, settings, clock
+    internal_client, internal_key, user, settings, remembered_keys_clock
 ):
     settings.API_KEY_LOCAL_CACHE_SECONDS = 5.0
     assert_envelope(lookup(internal_client, user), status=200)
 
     forget_api_key(hash_api_key(internal_key), revoked=True)  # what the admin service does on revoke
 
-    clock.now += 4.9
+    remembered_keys_clock.now += 4.9
     assert_envelope(lookup(internal_client, user), status=200)  # within the documented bound
-    clock.now += 0.2
+    remembered_keys_clock.now += 0.2
     assert_envelope(lookup(internal_client, user), status=401, error="authentication_failed")
 
 
@@ -53,7 +38,9 @@ def test_with_the_memory_turned_off_a_revocation_takes_effect_at_once(internal_c
     assert_envelope(lookup(internal_client, user), status=401, error="authentication_failed")
 
 
-def test_a_refused_key_is_not_remembered_so_it_keeps_counting_as_a_failed_lookup(api_client, user, settings, clock):
+def test_a_refused_key_is_not_remembered_so_it_keeps_counting_as_a_failed_lookup(
+    api_client, user, settings, remembered_keys_clock
+):
     settings.API_KEY_LOCAL_CACHE_SECONDS = 5.0
     api_client.credentials(HTTP_X_API_KEY="not-a-key")
 
@@ -63,7 +50,7 @@ def test_a_refused_key_is_not_remembered_so_it_keeps_counting_as_a_failed_lookup
     assert remembered_api_keys.remembered_verdict_count() == 0
 
 
-def test_a_remembered_key_keeps_its_scopes(sender_client, user, settings, clock):
+def test_a_remembered_key_keeps_its_scopes(sender_client, user, settings, remembered_keys_clock):
     settings.API_KEY_LOCAL_CACHE_SECONDS = 5.0
 
     for _ in range(2):  # the second answer comes from the remembered verdict
