@@ -183,3 +183,28 @@ def test_data_refused_after_the_mark_clears_it_and_the_retry_sends_once(make_con
         AttemptOutcome.TRANSIENT_FAILURE,
         AttemptOutcome.SENT,
     ]
+
+
+def test_a_mark_the_database_cannot_take_refuses_the_hand_over_and_nothing_is_sent(database_proxy, smtp_server):
+    # Given a claimed email, and the database cut just before its hand-over
+    request = parse_email_request(email_message())
+    claim = email_batch_claim(requests=[request], lease_seconds=60, from_email=FROM)
+    row = claim.claimed[request.notification_id]
+    sender = EmailService.from_settings()
+    database_proxy.cut()
+
+    # When the sender reaches DATA
+    with pytest.raises(HandoverRefused) as refused:
+        sender.send(request, RENDERED, before_data=lambda: email_handover_mark(claim=claim, delivery=row))
+
+    # Then the mark was refused as a database outage (not a lost claim) and the server got nothing
+    assert not refused.value.claim_lost
+    assert refused.value.reason.startswith(FailureReason.DATABASE_UNAVAILABLE)
+    assert smtp_server.messages == []
+    # ... and once the database is back the same claim hands it over, on the same connection
+    database_proxy.restore()
+    sender.send(request, RENDERED, before_data=lambda: email_handover_mark(claim=claim, delivery=row))
+    assert [m.notification_id for m in smtp_server.messages] == [request.notification_id]
+    assert _row(request.notification_id).handed_over_at is not None
+    assert sender.connections_opened == 1
+    sender.close()
