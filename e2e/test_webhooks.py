@@ -23,10 +23,26 @@ def receipt(templates, internal) -> str:
     return code
 
 
+@pytest.fixture(scope="module")
+def sender(admin, admin_auth) -> dict[str, str]:
+    """A sender key of this module's own, issued by an admin. Webhooks belong to a key, and the
+    bootstrap key is shared: a status of another scenario's notification that lands after this
+    endpoint is registered would be posted to it too, and take the receiver's one 500."""
+    created = data(
+        admin.post(
+            "/api/v1/admin/api-keys/",
+            json={"name": unique("e2e-webhooks"), "scopes": ["notifications:send"]},
+            headers=admin_auth,
+        ),
+        201,
+    )
+    return {"X-API-Key": created["key"]}
+
+
 @pytest.fixture
 def webhook(gateway, sender):
     """A webhook of the sender key pointing at a loopback receiver that answers 500 once, then 200.
-    Removed afterwards: the key is shared, and later scenarios must not feed this endpoint."""
+    Removed afterwards, so no later scenario of this module feeds this endpoint."""
     with WebhookReceiver(statuses=[500]) as receiver:
         created = data(
             gateway.post("/api/v1/webhooks/", json={"url": receiver.url, "events": ["delivered"]}, headers=sender),
