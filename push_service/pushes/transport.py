@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import firebase_admin
 import requests
+import urllib3
 from firebase_admin import credentials, exceptions, messaging
 from prometheus_client import Counter, Histogram
 from urllib3.util.retry import Retry
@@ -81,7 +82,7 @@ SDK_RETRIES = Retry(
 )
 
 
-# The hook of the sending thread, run by _WireAdapter right before its request goes out.
+# The hook of the sending thread, run by the wire connection right before its request is written.
 _wire = threading.local()
 
 
@@ -89,18 +90,93 @@ class _NotOurs(Exception):
     """The hook said no (the claim was taken over): the request is not sent."""
 
 
+class _WireConnectionMixin:
+    """An urllib3 connection that, when the sending thread has a hook, connects first, lays the
+    whole request (headers and body) out in memory, runs the hook, and writes the request in
+    one ``sendall`` right after it.
+
+    The hook commits the device's ``sending`` mark. A worker killed between that commit and
+    the write leaves a device marked that FCM never got (reported ``outcome_unknown``, not sent
+    again): so nothing may happen in between that can wait, like a connect, a TLS handshake
+    or urllib3's own bookkeeping, only a return and one system call. The connection is made
+    before the hook is taken, so a connect that fails (and is retried by urllib3) never runs
+    it, and a request that goes out has always been marked.
+    """
+
+    _held: list[bytes] | None = None
+
+    def request(self, method, url, body=None, headers=None, **kwargs):
+        if getattr(_wire, "hook", None) is None:
+            return super().request(method, url, body=body, headers=headers, **kwargs)
+        if self.sock is None:
+            self.connect()
+        hook, _wire.hook = _wire.hook, None  # once per send: a repeat after an OAuth refresh goes straight out
+        self._held = []
+        try:
+            super().request(method, url, body=body, headers=headers, **kwargs)
+            data = b"".join(self._held)
+        finally:
+            self._held = None
+        written = []
+
+        def write() -> None:
+            written.append(True)
+            self.sock.sendall(data)
+
+        if not hook(write):
+            raise _NotOurs()
+        if not written:
+            write()
+
+    def send(self, data):
+        if self._held is None:
+            return super().send(data)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"the wire connection holds bytes only, not {type(data).__name__}")
+        self._held.append(bytes(data))
+
+
+class _WireHTTPConnection(_WireConnectionMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _WireHTTPSConnection(_WireConnectionMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _WireHTTPConnectionPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _WireHTTPConnection
+
+
+class _WireHTTPSConnectionPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _WireHTTPSConnection
+
+
+_WIRE_POOLS = {"http": _WireHTTPConnectionPool, "https": _WireHTTPSConnectionPool}
+
+
 class _WireAdapter(requests.adapters.HTTPAdapter):
-    """The SDK's HTTP adapter, plus one call of the sending thread's hook just before the
-    request is written: the devices become ``sending`` as late as possible, so a worker killed
-    with a request not yet on the wire leaves as little as possible of unknown outcome."""
+    """The SDK's HTTP adapter, with pools of wire connections (direct or through a proxy), so
+    each device is marked ``sending`` as late as possible: a worker killed with a request not
+    yet on the wire leaves as little as possible of unknown outcome."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_WIRE_POOLS)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(_WIRE_POOLS)
+        return manager
 
     def send(self, request, *args, **kwargs):
-        hook = getattr(_wire, "hook", None)
-        if hook is not None:
-            _wire.hook = None  # once per send: an OAuth refresh's repeat goes straight out
-            if not hook():
-                raise _NotOurs()
-        return super().send(request, *args, **kwargs)
+        response = super().send(request, *args, **kwargs)
+        if getattr(_wire, "hook", None) is not None:
+            # Nothing took the hook: the request went out unmarked, by a path we did not plan
+            # for. Its answer still counts (it was sent); only the kill -9 guarantee is weaker.
+            _wire.hook = None
+            logger.error("an FCM request went out without its device's sending mark", extra={"url": request.url})
+        return response
 
 
 def stop_sdk_resends(app: firebase_admin.App, *, pool_size: int = 10) -> None:
@@ -269,7 +345,7 @@ class PushService:
                 title=payload.title, body=payload.body, image=payload.image_url or None
             ),
         )
-        _wire.hook = (lambda: before_send((token,))) if before_send is not None else None
+        _wire.hook = (lambda write: before_send((token,), write)) if before_send is not None else None
         started = time.perf_counter()
         try:
             response = messaging.SendResponse({"name": messaging.send(message, app=self.app)}, None)

@@ -8,9 +8,11 @@ One call of :func:`push_batch_deliver` handles a batch of queue messages:
    left ``sending`` get ``failed``/``outcome_unknown`` (never sent twice); pick the devices
    still ``pending``;
 3. render (stored after the first time, so retries send the same push), validate;
-4. just before each device's request is written (the wire hook of ``transport.py``), renew the
-   lease and mark that device ``sending`` in one conditional commit (nothing is sent if the
-   claim was taken over);
+4. when each device's request is ready to be written (the wire hook of ``transport.py``), mark
+   that device ``sending`` (renewing the lease) in one conditional statement of its own, and
+   write the request right behind it, pipelined, before the mark's answer is back (the lease,
+   renewed and awaited once half of it has passed, is the fence: nothing is sent if the claim
+   was taken over);
 5. send through FCM, then record each device's result in its own transaction, only with the
    claim's token, then report statuses and queue device deactivations.
 
@@ -30,7 +32,7 @@ from dataclasses import replace
 
 from pushes.queue_messages import PushRequest
 from pushes.services.batch import DeliveryDependencies
-from pushes.services.claims import push_batch_claim, push_devices_mark_sending, push_records_ensure
+from pushes.services.claims import push_batch_claim, push_devices_mark_and_write, push_records_ensure
 from pushes.services.delivery import _render_and_send
 from pushes.services.followups import (
     push_deactivations_mark_done,
@@ -44,7 +46,7 @@ __all__ = [
     "push_batch_claim",
     "push_batch_deliver",
     "push_deactivations_mark_done",
-    "push_devices_mark_sending",
+    "push_devices_mark_and_write",
     "push_mark_failed",
     "push_records_ensure",
     "push_reports_mark_sent",

@@ -56,6 +56,7 @@ class _Work:
     token: uuid.UUID | None = None  # the claim's fencing token
     taken_over: bool = False  # the claim was lost before sending: nothing sent, not ours to record
     unknown: int = 0  # devices found "sending" under a dead claim, failed as outcome_unknown
+    lease_renewed_at: float = 0.0  # time.monotonic() when the claim's lease was last renewed
     _saved: tuple | None = None
 
     def save_state(self) -> None:

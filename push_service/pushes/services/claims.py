@@ -6,12 +6,17 @@ conditional commit of its own just before its request is written. docs/push_serv
 from __future__ import annotations
 
 import logging
+import select
+import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg import pq
 
 from notification_common.bulk_writes import insert_ignoring_conflicts, update_rows
 from notification_common.rabbitmq import TransientError
@@ -108,6 +113,7 @@ def push_batch_claim(*, unique: list[tuple[int, PushRequest]], results: list, le
         claimed.append(notification)
         item = _Work(index, request, notification, to_send, own, previous_status=notification.status)
         item.token, item.unknown = token, len(unknown)
+        item.lease_renewed_at = time.monotonic()
         work.append(item)
     update_rows(PushDeviceResult, changed_devices, DEVICE_UPDATE_FIELDS)
     update_rows(PushNotification, claimed, ["claim_token", "lease_expires_at"])
@@ -138,29 +144,121 @@ def _reopen_exhausted(devices: list[PushDeviceResult]) -> list[PushDeviceResult]
     return reopened
 
 
-def push_devices_mark_sending(*, item: _Work, tokens: tuple[str, ...], lease_seconds: float) -> bool:
-    """Just before the request for ``tokens`` is written: renew the claim's lease and mark
-    those devices ``sending``, in one conditional statement (its own commit). False, and
-    nothing may be sent, when the claim was taken over by another worker (our lease ran out
-    while the batch stalled)."""
+# The mark: renew the claim's lease and set the devices ``sending``, only under our claim token.
+_MARK_SQL = (
+    "WITH claim AS (UPDATE {notifications} SET lease_expires_at = $1 WHERE id = $2 AND claim_token = $3 RETURNING id)"
+    " UPDATE {devices} SET status = $4, updated_at = $5"
+    " WHERE notification_id IN (SELECT id FROM claim) AND id = ANY($6::uuid[]) AND status = $7 RETURNING id"
+)
+_RENEW_SQL = "UPDATE {notifications} SET lease_expires_at = %s WHERE id = %s AND claim_token = %s"
+# How long the mark's answer may take once the request is on its way, before the connection is dropped.
+MARK_ANSWER_TIMEOUT_SECONDS = 30.0
+
+
+def push_devices_mark_and_write(
+    *, item: _Work, tokens: tuple[str, ...], lease_seconds: float, write: Callable[[], None]
+) -> bool:
+    """Mark the devices of ``tokens`` ``sending`` (renewing the claim's lease), and write their
+    request with ``write`` right behind the mark, before its answer is back.
+
+    A worker killed between the mark's commit and the write leaves a device marked that FCM never
+    got (``outcome_unknown``: at most once, never sent again). Waiting for the commit's answer
+    before writing put a database round trip, and the wait of a woken thread for a CPU and the
+    GIL, into that window. So the mark goes out pipelined: its statement is sent, the request
+    is written at once, and then the answer is read. The fencing this gives up (the mark's
+    answer is no longer known before the write) is kept by the lease: the claim's lease is
+    renewed, with its answer awaited, whenever more than half of it has passed since it was
+    last renewed, so no other worker can have claimed the notification when the request goes.
+
+    False, and nothing written, when the claim was taken over (our lease ran out while the
+    batch stalled). A mark whose answer cannot be read after the write still counts as sent:
+    the outcome is recorded with the batch's results.
+    """
+    devices = [device for device in item.devices if device.token in tokens]
+    if not devices:
+        return _taken_over(item)
+    if time.monotonic() - item.lease_renewed_at > lease_seconds / 2 and not _renew_lease(item, lease_seconds):
+        return _taken_over(item)
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
     quote = connection.ops.quote_name
-    notifications, devices = PushNotification._meta.db_table, PushDeviceResult._meta.db_table
-    sql = (
-        f"WITH claim AS (UPDATE {quote(notifications)} SET lease_expires_at = %s"
-        f" WHERE id = %s AND claim_token = %s RETURNING id)"
-        f" UPDATE {quote(devices)} SET status = %s, updated_at = %s"
-        f" WHERE notification_id IN (SELECT id FROM claim) AND id = ANY(%s::uuid[]) AND status = %s RETURNING id"
+    sql = _MARK_SQL.format(
+        notifications=quote(PushNotification._meta.db_table), devices=quote(PushDeviceResult._meta.db_table)
     )
     now = timezone.now()
-    params = [now + timedelta(seconds=lease_seconds), item.notification.pk, item.token, DEVICE_SENDING, now]
-    devices = [device for device in item.devices if device.token in tokens]
-    params += [[device.pk for device in devices], DEVICE_PENDING]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        marked = {row[0] for row in cursor.fetchall()}
-    if not devices or len(marked) != len(devices):
-        # Under our claim every one of them is still pending; anything else means it is not ours.
-        logger.warning("push %s was taken over by another worker; not sent here", item.notification.notification_id)
-        item.taken_over = True
-        return False
+    params = [
+        (now + timedelta(seconds=lease_seconds)).isoformat(),
+        str(item.notification.pk),
+        str(item.token),
+        DEVICE_SENDING,
+        now.isoformat(),
+        "{" + ",".join(str(device.pk) for device in devices) + "}",
+        DEVICE_PENDING,
+    ]
+    renewed_at = time.monotonic()
+    try:
+        pgconn.send_query_params(sql.encode(), [value.encode() for value in params])
+        while pgconn.flush():  # the rest of the statement, if the socket's buffer was full
+            select.select([], [pgconn.socket], [], MARK_ANSWER_TIMEOUT_SECONDS)
+    except psycopg.Error as exc:  # not sent: the database is unreachable, so nothing is written
+        connection.close()
+        raise OperationalError(f"the sending mark could not be sent: {exc}") from exc
+    write()
+    try:
+        marked = _pipelined_answer(pgconn)
+    except (psycopg.Error, DatabaseError):
+        logger.warning("the sending mark of push %s got no answer; its request went", item.notification.notification_id)
+        connection.close()
+        return True
+    item.lease_renewed_at = renewed_at
+    if marked != len(devices):
+        # Only possible if the claim was taken over within half a lease of its renewal (clocks
+        # far apart): the request went anyway; the other holder's copy may also go.
+        logger.error(
+            "push %s was marked for %d of %d devices after its request went",
+            item.notification.notification_id,
+            marked,
+            len(devices),
+        )
     return True
+
+
+def _pipelined_answer(pgconn) -> int:
+    """Read the answer of the statement sent with ``send_query_params``: the rows it returned."""
+    deadline = time.monotonic() + MARK_ANSWER_TIMEOUT_SECONDS
+    pgconn.consume_input()
+    while pgconn.is_busy():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([pgconn.socket], [], [], remaining)[0]:
+            raise OperationalError("no answer to the sending mark in time")
+        pgconn.consume_input()
+    rows, error = 0, None
+    while (result := pgconn.get_result()) is not None:
+        if result.status == pq.ExecStatus.TUPLES_OK:
+            rows += result.ntuples
+        else:
+            error = (result.error_message or b"").decode("utf-8", "replace") or f"status {result.status}"
+    if error is not None:
+        raise DatabaseError(f"the sending mark failed: {error}")
+    return rows
+
+
+def _renew_lease(item: _Work, lease_seconds: float) -> bool:
+    quote = connection.ops.quote_name
+    renewed_at = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RENEW_SQL.format(notifications=quote(PushNotification._meta.db_table)),
+            [timezone.now() + timedelta(seconds=lease_seconds), item.notification.pk, item.token],
+        )
+        if cursor.rowcount != 1:
+            return False
+    item.lease_renewed_at = renewed_at
+    return True
+
+
+def _taken_over(item: _Work) -> bool:
+    # Under our claim every device is still pending; anything else means it is not ours.
+    logger.warning("push %s was taken over by another worker; not sent here", item.notification.notification_id)
+    item.taken_over = True
+    return False

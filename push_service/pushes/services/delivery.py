@@ -13,7 +13,7 @@ from notification_common.request_context import request_id_scope
 from pushes.clients import RenderError, TemplateRenderer
 from pushes.payloads import PayloadError, build_payload
 from pushes.services.batch import DeliveryDependencies, _Work
-from pushes.services.claims import push_devices_mark_sending
+from pushes.services.claims import push_devices_mark_and_write
 from pushes.transport import FcmUnavailable, PushService, SendJob
 
 
@@ -83,21 +83,22 @@ def _apply_render(item: _Work, rendered) -> None:
 
 
 def _mark_sending_at_the_wire(item: _Work, lease_seconds: float):
-    """The hook the send thread runs just before a device's request is written (transport.py's
-    wire adapter): that device, and only it, becomes ``sending``, in its own commit. A worker
+    """The hook the send thread runs when a device's request is ready to be written
+    (transport.py's wire connection): that device, and only it, becomes ``sending``, and its
+    request is written right behind the mark (claims.push_devices_mark_and_write). A worker
     killed with requests still waiting in the send pool, or still being prepared, leaves those
     devices ``pending`` (sent by the next claim), so only requests really on the wire can end
     as ``outcome_unknown``."""
 
-    def mark(tokens: tuple[str, ...]) -> bool:
+    def mark_and_write(tokens: tuple[str, ...], write) -> bool:
         if item.taken_over:
             return False
         try:
-            return push_devices_mark_sending(item=item, tokens=tokens, lease_seconds=lease_seconds)
+            return push_devices_mark_and_write(item=item, tokens=tokens, lease_seconds=lease_seconds, write=write)
         finally:
-            close_old_connections()
+            close_old_connections()  # after the write: nothing may come between the mark and it
 
-    return mark
+    return mark_and_write
 
 
 def _validate_and_submit(item: _Work, deps: DeliveryDependencies, submitted: dict) -> None:

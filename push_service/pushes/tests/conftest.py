@@ -9,8 +9,10 @@ the e2e suite runs the real ones.
 from __future__ import annotations
 
 import itertools
+import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,7 @@ STATUS_PATH = "/api/v1/push/status/"
 DEACTIVATE_PATH = "/api/v1/devices/deactivate/"
 # The push suite's own vhost: other services' suites purge the shared test vhost's queues,
 # which must not happen under a push test that is waiting for its retry.
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 _app_names = itertools.count()
 
 WELCOME = {"title": "Hi {{ name }}", "body": "Welcome aboard, {{ name }}!", "data": {"screen": "home"}}
@@ -107,6 +110,33 @@ def push_service(fcm, service_account):
     )
     yield service
     service.close()
+
+
+@pytest.fixture
+def push_process_env(push_rabbitmq_url, fcm, service_account, stubs):
+    """The environment of a ``manage.py consume_push`` process on the test database, vhost,
+    Redis and loopback servers (tests that kill a real consumer process)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    from notification_common.conf import common_settings
+
+    db = connection.settings_dict
+    credentials = f"{quote(db['USER'])}:{quote(db['PASSWORD'])}@" if db["USER"] else ""
+    templates, users = stubs
+    return {
+        **os.environ,
+        "PUSH_DATABASE_URL": f"postgres://{credentials}{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "RABBITMQ_URL": push_rabbitmq_url,
+        "REDIS_URL": common_settings.REDIS_URL,
+        "FCM_ENDPOINT": fcm.url,
+        "FIREBASE_SERVICE_ACCOUNT_PATH": service_account,
+        "TEMPLATE_SERVICE_URL": templates.server.url,
+        "USER_SERVICE_URL": users.server.url,
+        "ADMIN_SERVICE_URL": "",
+        "LOG_LEVEL": "WARNING",
+    }
 
 
 @pytest.fixture

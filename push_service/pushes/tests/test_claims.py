@@ -5,6 +5,9 @@ claim was taken over sends nothing; final states never go back (docs/push_servic
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import uuid
 from contextlib import contextmanager
@@ -21,8 +24,10 @@ from pushes.clients import TemplateRenderer
 from pushes.constants import ERROR_OUTCOME_UNKNOWN
 from pushes.consumer import PushConsumer
 from pushes.models import PushDeviceResult, PushNotification
+from pushes.queue_messages import parse_push_message
 from pushes.services import DeliveryDependencies, push_mark_failed
-from pushes.tests.conftest import push_message
+from pushes.services.claims import push_batch_claim, push_devices_mark_and_write, push_records_ensure
+from pushes.tests.conftest import SERVICE_DIR, push_message
 from pushes.tests.factories import PushNotificationFactory
 from pushes.transport import PushService
 
@@ -120,16 +125,23 @@ def test_results_are_stored_when_the_first_try_to_record_them_fails(make_consume
     assert user_service.statuses(message["notification_id"]) == ["delivered"]
 
 
-def test_claim_and_sending_mark_are_committed_before_fcm_is_called(make_consumer, publish, fcm):
-    # Given an FCM server that looks at our database (from its own thread and connection, so
-    # it sees committed rows only) while a push arrives
+def test_the_sending_mark_reaches_the_database_before_fcm_gets_the_push_and_commits_without_the_worker(
+    make_consumer, publish, fcm
+):
+    # Given an FCM server that looks at our database (from its own thread and connection, so it
+    # sees committed rows only) when a push arrives, before it answers: the worker is waiting
+    # for that answer, so whatever it sees then was committed without the worker's help
     message = push_message(tokens=["tok-a"])
     seen = []
 
+    def status():
+        row = PushDeviceResult.objects.filter(notification__notification_id=message["notification_id"])
+        return row.values_list("status", "notification__claim_token").get()
+
     def look(_message) -> None:
         try:
-            row = PushDeviceResult.objects.filter(notification__notification_id=message["notification_id"])
-            seen.append(row.values_list("status", "notification__claim_token").get())
+            wait_until(lambda: status()[0] != "pending", timeout=5)
+            seen.append(status())
         finally:
             connection.close()
 
@@ -138,10 +150,97 @@ def test_claim_and_sending_mark_are_committed_before_fcm_is_called(make_consumer
 
     make_consumer().run(max_messages=1, idle_timeout=10)
 
-    # Then FCM was called with the claim and the device's "sending" mark already committed
-    [(status, claim_token)] = seen
-    assert status == "sending" and claim_token is not None
+    # Then the claim and the device's "sending" mark were in the database while FCM held the push
+    [(device_status, claim_token)] = seen
+    assert device_status == "sending" and claim_token is not None
     assert devices_of(message["notification_id"])["tok-a"].status == "sent"
+
+
+def test_worker_killed_with_its_push_at_fcm_leaves_it_sending_and_it_is_not_sent_again(
+    push_process_env, make_consumer, publish, fcm, deps, failed_messages
+):
+    # Given a consumer process with a 1 s lease, and an FCM server that keeps its answer
+    received, release = threading.Event(), threading.Event()
+
+    def hold(_message) -> None:
+        received.set()
+        release.wait(30)
+
+    fcm._on_message = hold
+    message = push_message(tokens=["tok-a"])
+    publish(message)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "consume_push", "--batch-size", "1", "--prefetch", "1"],
+        cwd=SERVICE_DIR,
+        env={**push_process_env, "PUSH_SENDING_LEASE_SECONDS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        # When the process is killed -9 once FCM has the push, before its answer was read
+        assert received.wait(30), process.stdout.read().decode() if process.poll() is not None else "no push"
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        release.set()
+
+    # Then the device is marked sending (the mark went ahead of the request; nobody read its answer)
+    notification_id = message["notification_id"]
+    assert wait_until(lambda: devices_of(notification_id)["tok-a"].status == "sending", timeout=5)
+    assert wait_until(lambda: _lease_over(notification_id), timeout=5)
+    # ... and the redelivered message, handled after the lease ran out, does not send it again
+    deps.lease_seconds = SHORT_LEASE
+    make_consumer().run(max_messages=1, idle_timeout=10)
+    assert len(fcm.messages_for("tok-a")) == 1
+    device = devices_of(notification_id)["tok-a"]
+    assert (device.status, device.error_code) == ("failed", ERROR_OUTCOME_UNKNOWN)
+    [(_, headers)] = failed_messages()
+    assert ERROR_OUTCOME_UNKNOWN in str(headers["x-failure-reason"])
+
+
+def test_a_claim_taken_over_after_a_stale_lease_writes_nothing(deps):
+    # Given a claimed push whose lease was last renewed more than half a lease ago, and that
+    # another worker claimed since
+    [item] = _claimed(push_message(tokens=["tok-a"]), lease_seconds=60)
+    item.lease_renewed_at -= 31
+    PushNotification.objects.filter(pk=item.notification.pk).update(claim_token=uuid.uuid4())
+    writes = []
+
+    # When its device's request is ready to go
+    sent = push_devices_mark_and_write(item=item, tokens=("tok-a",), lease_seconds=60, write=lambda: writes.append(1))
+
+    # Then the lease renewal (awaited) finds the claim gone: nothing is written or marked
+    assert (sent, writes, item.taken_over) == (False, [], True)
+    assert devices_of(item.request.notification_id)["tok-a"].status == "pending"
+
+
+def test_a_fresh_lease_marks_and_renews_it_with_the_write(deps):
+    # Given a claimed push (its lease just taken)
+    [item] = _claimed(push_message(tokens=["tok-a", "tok-b"]), lease_seconds=60)
+    before = delivery(item.request.notification_id).lease_expires_at
+    order = []
+
+    def write() -> None:
+        order.append("write")
+
+    # When tok-b's request goes
+    sent = push_devices_mark_and_write(item=item, tokens=("tok-b",), lease_seconds=60, write=write)
+
+    # Then it was written once, tok-b alone is marked, and the lease was renewed by the mark
+    assert (sent, order) == (True, ["write"])
+    devices = devices_of(item.request.notification_id)
+    assert (devices["tok-a"].status, devices["tok-b"].status) == ("pending", "sending")
+    assert delivery(item.request.notification_id).lease_expires_at > before
+
+
+def _claimed(body: dict, *, lease_seconds: float):
+    request = parse_push_message(body)
+    push_records_ensure(requests=[request])
+    results = [None]
+    return push_batch_claim(unique=[(0, request)], results=results, lease_seconds=lease_seconds)
 
 
 # -- a stalled worker whose claim was taken over sends nothing ------------------------------------

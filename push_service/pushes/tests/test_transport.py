@@ -3,6 +3,8 @@ configuration, per-device results, the circuit breaker, and no connection leavin
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 
 import pytest
@@ -14,6 +16,7 @@ from notification_devtools.testing.network import LOOPBACK_HOSTS, guard_loopback
 from pushes.outcomes import DEACTIVATE, PERMANENT, SENT, TRANSIENT
 from pushes.payloads import build_payload
 from pushes.transport import (
+    _WIRE_POOLS,
     SDK_RETRIES,
     FcmUnavailable,
     PushService,
@@ -113,10 +116,10 @@ def test_the_wire_hook_runs_for_each_token_just_before_its_request(fcm, service_
     service = PushService(service_account_path=service_account, endpoint=fcm.url, concurrency=1)
     seen = []
 
-    def before_send(tokens):
+    def before_send(tokens, write):
         [token] = tokens
         seen.append((token, fcm.attempts(token), sorted(m["token"] for m in fcm.messages)))
-        return True
+        return True  # without writing: the request goes right after
 
     try:
         job = SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a", "tok-b", "tok-c"), before_send=before_send)
@@ -131,12 +134,112 @@ def test_the_wire_hook_runs_for_each_token_just_before_its_request(fcm, service_
 
 
 def test_a_token_whose_hook_says_no_is_not_sent(push_service, fcm):
-    job = SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a", "tok-b"), before_send=lambda t: t != ("tok-b",))
+    job = SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a", "tok-b"), before_send=lambda t, write: t != ("tok-b",))
 
     outcomes = push_service.send([job])["n-1"]
 
     assert [(o.token, o.kind) for o in outcomes] == [("tok-a", SENT)]
     assert fcm.messages_for("tok-b") == [] and fcm.attempts("tok-b") == 0
+
+
+class _OneRequestServer:
+    """A bare TCP server standing in for FCM's send endpoint: it accepts one connection, then
+    reads nothing until told to, so a test can look at what reached it before that."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.accepted, self.go = threading.Event(), threading.Event()
+        self.conn: socket.socket | None = None
+        self.request = b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def waiting_bytes(self) -> int:
+        try:
+            return len(self.conn.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except BlockingIOError:
+            return 0
+
+    def _serve(self) -> None:
+        self.conn, _ = self.listener.accept()
+        self.accepted.set()
+        self.go.wait(10)
+        while b"\r\n\r\n" not in self.request:
+            self.request += self.conn.recv(65536)
+        head, _, body = self.request.partition(b"\r\n\r\n")
+        length = int(
+            next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1]
+        )
+        while len(body) < length:
+            body += self.conn.recv(65536)
+        self.request = head + b"\r\n\r\n" + body
+        answer = json.dumps({"name": "projects/loopback-project/messages/1"}).encode()
+        self.conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(answer), answer)
+        )
+
+    def close(self) -> None:
+        self.go.set()
+        self.thread.join(10)
+        for sock in (self.conn, self.listener):
+            if sock is not None:
+                sock.close()
+
+
+def test_the_hook_runs_on_a_connection_already_made_and_nothing_of_the_request_precedes_its_write(service_account):
+    # Given an FCM endpoint that reads nothing until told to
+    server = _OneRequestServer()
+    service = PushService(service_account_path=service_account, endpoint=server.url, concurrency=1)
+    seen = {}
+
+    def before_send(tokens, write):
+        # the connection is made before the hook runs (a connect that fails never runs it) ...
+        seen["connected"] = server.accepted.wait(5)
+        # ... and not one byte of the request (not even its headers) is out before write()
+        seen["before_write"] = server.waiting_bytes()
+        write()
+        server.go.set()
+        return True
+
+    try:
+        [outcome] = service.send([SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a",), before_send=before_send)])[
+            "n-1"
+        ]
+    finally:
+        service.close()
+        server.close()
+
+    # Then the whole request went by that write, and its answer was read
+    assert seen == {"connected": True, "before_write": 0}
+    assert server.request.startswith(b"POST /v1/projects/loopback-project/messages:send HTTP/1.1")
+    assert json.loads(server.request.partition(b"\r\n\r\n")[2])["message"]["token"] == "tok-a"
+    assert (outcome.kind, outcome.message_id) == (SENT, "projects/loopback-project/messages/1")
+
+
+def test_a_connection_that_cannot_be_made_runs_no_hook(service_account):
+    # Given an FCM endpoint where nothing listens
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed_port = probe.getsockname()[1]
+    service = PushService(service_account_path=service_account, endpoint=f"http://127.0.0.1:{closed_port}")
+    calls = []
+    try:
+        assert service.warm_up()
+        job = SendJob(key="n-1", payload=PAYLOAD, tokens=("tok-a",), before_send=lambda t, write: calls.append(t))
+        [outcome] = service.send([job])["n-1"]
+    finally:
+        service.close()
+
+    # Then the device was never marked: nothing could have been written
+    assert outcome.kind == TRANSIENT and calls == []
+
+
+def test_every_connection_pool_of_the_sdk_session_makes_wire_connections(push_service):
+    session = messaging._get_messaging_service(push_service.app)._client.session
+
+    for adapter in session.adapters.values():
+        assert adapter.poolmanager.pool_classes_by_scheme == _WIRE_POOLS
+        assert adapter.proxy_manager_for("http://127.0.0.1:3128").pool_classes_by_scheme == _WIRE_POOLS
 
 
 def test_fcm_down_is_transient_and_opens_the_circuit(fcm, service_account):
