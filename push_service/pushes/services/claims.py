@@ -6,19 +6,17 @@ conditional commit of its own just before its request is written. docs/push_serv
 from __future__ import annotations
 
 import logging
-import select
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
-import psycopg
-from django.db import DatabaseError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
-from psycopg import pq
 
 from notification_common.bulk_writes import insert_ignoring_conflicts, update_rows
+from notification_common.pipelined import AnswerLost, StatementNotSent, execute_then
 from notification_common.rabbitmq import TransientError
 from pushes.constants import (
     DEVICE_FAILED,
@@ -151,8 +149,6 @@ _MARK_SQL = (
     " WHERE notification_id IN (SELECT id FROM claim) AND id = ANY($6::uuid[]) AND status = $7 RETURNING id"
 )
 _RENEW_SQL = "UPDATE {notifications} SET lease_expires_at = %s WHERE id = %s AND claim_token = %s"
-# How long the mark's answer may take once the request is on its way, before the connection is dropped.
-MARK_ANSWER_TIMEOUT_SECONDS = 30.0
 
 
 def push_devices_mark_and_write(
@@ -180,7 +176,6 @@ def push_devices_mark_and_write(
     if time.monotonic() - item.lease_renewed_at > lease_seconds / 2 and not _renew_lease(item, lease_seconds):
         return _taken_over(item)
     connection.ensure_connection()
-    pgconn = connection.connection.pgconn
     quote = connection.ops.quote_name
     sql = _MARK_SQL.format(
         notifications=quote(PushNotification._meta.db_table), devices=quote(PushDeviceResult._meta.db_table)
@@ -197,17 +192,14 @@ def push_devices_mark_and_write(
     ]
     renewed_at = time.monotonic()
     try:
-        pgconn.send_query_params(sql.encode(), [value.encode() for value in params])
-        while pgconn.flush():  # the rest of the statement, if the socket's buffer was full
-            select.select([], [pgconn.socket], [], MARK_ANSWER_TIMEOUT_SECONDS)
-    except psycopg.Error as exc:  # not sent: the database is unreachable, so nothing is written
+        marked = execute_then(connection.connection, sql, params, write)
+    except StatementNotSent as exc:  # the database is unreachable: nothing was written
         connection.close()
         raise OperationalError(f"the sending mark could not be sent: {exc}") from exc
-    write()
-    try:
-        marked = _pipelined_answer(pgconn)
-    except (psycopg.Error, DatabaseError):
-        logger.warning("the sending mark of push %s got no answer; its request went", item.notification.notification_id)
+    except AnswerLost as exc:
+        logger.warning(
+            "the sending mark of push %s got no answer (%s); its request went", item.notification.notification_id, exc
+        )
         connection.close()
         return True
     item.lease_renewed_at = renewed_at
@@ -221,26 +213,6 @@ def push_devices_mark_and_write(
             len(devices),
         )
     return True
-
-
-def _pipelined_answer(pgconn) -> int:
-    """Read the answer of the statement sent with ``send_query_params``: the rows it returned."""
-    deadline = time.monotonic() + MARK_ANSWER_TIMEOUT_SECONDS
-    pgconn.consume_input()
-    while pgconn.is_busy():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([pgconn.socket], [], [], remaining)[0]:
-            raise OperationalError("no answer to the sending mark in time")
-        pgconn.consume_input()
-    rows, error = 0, None
-    while (result := pgconn.get_result()) is not None:
-        if result.status == pq.ExecStatus.TUPLES_OK:
-            rows += result.ntuples
-        else:
-            error = (result.error_message or b"").decode("utf-8", "replace") or f"status {result.status}"
-    if error is not None:
-        raise DatabaseError(f"the sending mark failed: {error}")
-    return rows
 
 
 def _renew_lease(item: _Work, lease_seconds: float) -> bool:
