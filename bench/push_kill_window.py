@@ -103,6 +103,7 @@ def main() -> int:
     )
     ids: list[str] = []
     per_kill = []
+    seen: set[str] = set()
     try:
         wait_for(lambda: account.exists() and httpx.get(f"{fcm_url}/_loopback/health").status_code == 200, "FCM", 30)
         subprocess.run(
@@ -126,7 +127,9 @@ def main() -> int:
             rate = (received() - flowing) / (time.monotonic() - at)
             consumer.wait()
             time.sleep(1.0)  # the FCM server takes what was written before the kill
-            sending = _devices_sending(ids)
+            # Only devices this kill left: one left by an earlier kill may not be settled yet.
+            sending = [t for t in _devices_sending(ids) if t not in seen]
+            seen.update(sending)
             lost = [t for t in sending if not httpx.get(f"{fcm_url}/_loopback/messages?token={t}").json()]
             per_kill.append((len(sending), len(lost), rate))
             print(f"kill {kill + 1}: ~{rate:.0f} pushes/s, left sending {len(sending)}, never at FCM {len(lost)}")
