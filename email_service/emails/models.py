@@ -33,8 +33,8 @@ class EmailNotification(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    # Committed by the holder just before the DATA command of a send (services.claims.
-    # email_handover_mark); cleared when the server refused the email. A row found
+    # Set by the holder right ahead of the message's end, once the server said 354 (services.
+    # claims.email_handover_mark); cleared when the server refused the email. A row found
     # "sending" with it after its lease ran out was maybe received: it becomes failed
     # (outcome_unknown) and is never sent again.
     handed_over_at = models.DateTimeField(null=True, blank=True)

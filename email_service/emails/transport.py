@@ -38,31 +38,52 @@ IDLE_CHECK_SECONDS = 30.0
 
 class HandoverRefused(Exception):  # noqa: N818 - a refusal, not an error of the SMTP side
     """Raised by a ``before_data`` hook that will not let this email go (its claim was lost).
-
     It is raised before the DATA command: the server has not received the message, and the
-    transaction is reset so the connection stays usable."""
+    transaction is reset so the connection stays usable. Raised by a ``hand_over`` hook
+    (``in_data``), the server is inside DATA without the message's end: the connection is
+    dropped, so the server discards what it got."""
 
-    def __init__(self, message: str, *, claim_lost: bool = False):
+    def __init__(self, message: str, *, claim_lost: bool = False, in_data: bool = False):
         super().__init__(message)
         self.reason = message
         self.claim_lost = claim_lost
+        self.in_data = in_data
 
 
 class _HandoverHook:
-    """``smtplib.SMTP.data`` with a hook called just before the DATA command.
+    """``smtplib.SMTP.data`` with two hooks: ``before_data``, called with no arguments just
+    before the DATA command, and ``hand_over``, called once the server said 354 with a
+    ``write`` that sends the whole message and its final ``.`` in one ``sendall``.
 
-    Between the hook's return and the server's reply to the final ``.`` the email is
-    "handed over": the caller records that moment first (a commit), so after a crash in
-    that window the outcome is known to be unknown and the email is never sent again.
+    The server takes the email at that final ``.``: ``hand_over`` records the hand-over right
+    ahead of the write (emails.services.claims.email_handover_mark), so a worker stopped after
+    the write leaves the row marked, and is never sent again, and one stopped before it leaves
+    nothing marked and nothing at the server. ``data`` is smtplib's own, with the hook between
+    the 354 and the message (its private helpers: the Python version is pinned).
     """
 
-    before_data = None  # set by EmailService per message; called with no arguments
+    before_data = None  # set by EmailService per message
+    hand_over = None
 
     def data(self, msg):
         hook, self.before_data = self.before_data, None
+        hand_over, self.hand_over = self.hand_over, None
         if hook is not None:
             hook()
-        return super().data(msg)
+        if hand_over is None:
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        if isinstance(msg, str):
+            msg = smtplib._fix_eols(msg).encode("ascii")
+        payload = smtplib._quote_periods(msg)
+        if payload[-2:] != smtplib.bCRLF:
+            payload += smtplib.bCRLF
+        payload += b"." + smtplib.bCRLF
+        hand_over(lambda: self.send(payload))
+        return self.getreply()
 
 
 class _SMTP(_HandoverHook, smtplib.SMTP):
@@ -250,12 +271,14 @@ class EmailService:
         return message
 
     # ------------------------------------------------------------------ sending
-    def send(self, request: EmailRequest, rendered: RenderedEmail, *, before_data=None) -> SendResult:
+    def send(self, request: EmailRequest, rendered: RenderedEmail, *, before_data=None, hand_over=None) -> SendResult:
         """Hand one email to the SMTP server, or raise DeliveryFailure.
 
         ``before_data`` (no arguments) is called once the server accepted the sender and the
-        recipient, just before the DATA command; it may raise HandoverRefused, which is
-        raised from here as is (nothing was sent, and the connection stays usable).
+        recipient, just before the DATA command; ``hand_over(write)`` once the server said 354,
+        with a ``write`` that sends the message and its end (see _HandoverHook). Either may
+        raise HandoverRefused, which is raised from here as is: nothing was sent, and the
+        connection is reset, or dropped if the server was inside DATA.
         """
         message = self.build_message(request, rendered)
         try:
@@ -267,10 +290,13 @@ class EmailService:
             ) from exc
         started = time.perf_counter()
         try:
-            self._send_with_reconnect(message, before_data)
-        except HandoverRefused:
+            self._send_with_reconnect(message, before_data, hand_over)
+        except HandoverRefused as refused:
             self.breaker.record_success()  # the server answered MAIL FROM and RCPT TO
-            self._reset_transaction()
+            if refused.in_data:
+                self._drop_connection()
+            else:
+                self._reset_transaction()
             raise
         except Exception as exc:  # noqa: BLE001 - every SMTP/socket failure is classified below
             classified = classify_smtp_error(exc)
@@ -285,7 +311,7 @@ class EmailService:
         self._last_used = self._clock()
         return SendResult(duration_ms=int((time.perf_counter() - started) * 1000))
 
-    def _send_with_reconnect(self, message: EmailMultiAlternatives, before_data) -> None:
+    def _send_with_reconnect(self, message: EmailMultiAlternatives, before_data, hand_over) -> None:
         reused = self._prepare_connection()
         reached_data = False
 
@@ -296,7 +322,7 @@ class EmailService:
                 before_data()
 
         try:
-            self._send_once(message, hook)
+            self._send_once(message, hook, hand_over)
         except (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError):
             if not reused or reached_data:
                 raise
@@ -305,7 +331,7 @@ class EmailService:
             logger.info("SMTP connection was closed by the server; reconnecting")
             self._drop_connection()
             self._prepare_connection()
-            self._send_once(message, hook)
+            self._send_once(message, hook, hand_over)
 
     def _prepare_connection(self) -> bool:
         """Open the connection if needed; True when an already open one is reused."""
@@ -324,15 +350,16 @@ class EmailService:
             return False
         return True
 
-    def _send_once(self, message: EmailMultiAlternatives, before_data) -> None:
+    def _send_once(self, message: EmailMultiAlternatives, before_data, hand_over=None) -> None:
         # The backend's connection is open, so send_messages neither opens nor closes it.
         self.backend.connection.before_data = before_data
+        self.backend.connection.hand_over = hand_over
         try:
             if self.backend.send_messages([message]) != 1:
                 raise smtplib.SMTPException("the SMTP backend did not send the message")
         finally:
             if self.backend.connection is not None:
-                self.backend.connection.before_data = None
+                self.backend.connection.before_data = self.backend.connection.hand_over = None
 
     def _reset_transaction(self) -> None:
         """RSET after MAIL FROM/RCPT TO whose DATA never came; a connection that will not

@@ -8,8 +8,9 @@ claimed it), the email is not sent. Right after the server
 accepted an email the row is marked ``delivered`` (again only with the holder's token), so
 no later claim can send it again. A redelivered message of a ``delivered`` notification is
 acknowledged without sending; one of a ``sending`` notification under a live lease waits.
-Just before the DATA command the holder commits a hand-over mark: a worker that stops between
-that mark and the ``delivered`` commit leaves a row the next claim fails as outcome_unknown
+Just before the DATA command the holder renews its lease (the fence); once the server said 354
+it sends a hand-over mark right ahead of the message's end: a worker that stops between that
+mark and the ``delivered`` commit leaves a row the next claim fails as outcome_unknown
 instead of sending it again (at most one email): docs/email_service.md ("State machine").
 """
 
@@ -25,6 +26,7 @@ from emails.services.claims import (
     email_batch_claim,
     email_claim_holds,
     email_claim_renew,
+    email_handover_fence,
     email_handover_mark,
 )
 from emails.services.delivery import MAX_CONNECTION_FAILURES_PER_BATCH, BatchResult, email_batch_deliver
@@ -42,6 +44,7 @@ __all__ = [
     "email_batch_finalize",
     "email_claim_holds",
     "email_claim_renew",
+    "email_handover_fence",
     "email_handover_mark",
     "email_mark_failed",
     "email_mark_reported",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from emails.constants import AttemptOutcome, AttemptStage, DeliveryStatus, Failu
 from emails.models import EmailAttempt, EmailNotification
 from emails.queue_messages import EmailRequest
 from emails.transport import HandoverRefused, message_id_for
+from notification_common.pipelined import AnswerLost, StatementNotSent, execute_then
 
 logger = logging.getLogger(__name__)
 
@@ -190,27 +192,26 @@ def email_claim_renew(*, claim: BatchClaim) -> set:
     return claim.held
 
 
-_HANDOVER_SQL = (
-    f'UPDATE "{EmailNotification._meta.db_table}" SET "handed_over_at" = %s, "lease_expires_at" = %s'
+_HANDOVER_FENCE_SQL = (
+    f'UPDATE "{EmailNotification._meta.db_table}" SET "lease_expires_at" = %s'
     ' WHERE "id" = %s AND "claim_token" = %s AND "status" = %s'
+)
+_HANDOVER_SQL = (
+    f'UPDATE "{EmailNotification._meta.db_table}" SET "handed_over_at" = $1, "lease_expires_at" = $2'
+    ' WHERE "id" = $3 AND "claim_token" = $4 AND "status" = $5'
 )
 
 
-def email_handover_mark(*, claim: BatchClaim, delivery: EmailNotification) -> None:
-    """Commit that ``delivery`` is being handed to the SMTP server: called just before the
-    DATA command, outside any transaction (its own commit), and renewing its lease.
-
-    A worker stopped between this commit and the ``delivered`` one leaves the row
-    ``sending`` with the mark: the next claim fails it as outcome_unknown instead of
-    sending it again (at most one email). Raises HandoverRefused, so nothing is sent, when
-    the claim was taken over (``claim_lost``) or the database cannot take the mark.
-    """
-    now = timezone.now()
-    params = [now, now + timedelta(seconds=claim.lease_seconds), delivery.pk, claim.token, DeliveryStatus.SENDING]
+def email_handover_fence(*, claim: BatchClaim, delivery: EmailNotification) -> None:
+    """Just before the DATA command: renew ``delivery``'s lease under our claim, awaited, in
+    its own commit. Raises HandoverRefused, so nothing is sent, when the claim was taken over
+    (``claim_lost``) or the database cannot take it. With the lease just renewed, no other
+    consumer can claim the row before :func:`email_handover_mark` runs, milliseconds later."""
+    params = [timezone.now() + timedelta(seconds=claim.lease_seconds), delivery.pk, claim.token, DeliveryStatus.SENDING]
     for attempt in (1, 2):
         try:
             with connection.cursor() as cursor:
-                cursor.execute(_HANDOVER_SQL, params)
+                cursor.execute(_HANDOVER_FENCE_SQL, params)
                 updated = cursor.rowcount
             break
         except DatabaseError as exc:
@@ -220,4 +221,37 @@ def email_handover_mark(*, claim: BatchClaim, delivery: EmailNotification) -> No
     if updated != 1:
         claim.held.discard(delivery.pk)
         raise HandoverRefused("the claim was taken over by another consumer", claim_lost=True)
+
+
+def email_handover_mark(*, claim: BatchClaim, delivery: EmailNotification, write: Callable[[], None]) -> None:
+    """Once the server said 354: mark ``delivery`` handed over (``handed_over_at``, renewing
+    its lease, only under our claim) and write the message's end right behind the mark, before
+    the mark's answer is read (notification_common.pipelined.execute_then).
+
+    A worker stopped after the write leaves the row ``sending`` with the mark: the next claim
+    fails it as outcome_unknown instead of sending it again (at most one email). One stopped
+    before it leaves no message at the server. Raises HandoverRefused (``in_data``: the
+    connection must be dropped), with nothing written, when the database cannot take the mark.
+    """
+    now = timezone.now()
+    params = [
+        now.isoformat(),
+        (now + timedelta(seconds=claim.lease_seconds)).isoformat(),
+        str(delivery.pk),
+        str(claim.token),
+        DeliveryStatus.SENDING,
+    ]
+    try:
+        connection.ensure_connection()
+        marked = execute_then(connection.connection, _HANDOVER_SQL, params, write)
+    except (DatabaseError, StatementNotSent) as exc:
+        connection.close()
+        raise HandoverRefused(reason(FailureReason.DATABASE_UNAVAILABLE, str(exc)[:200]), in_data=True) from exc
+    except AnswerLost as exc:
+        logger.warning("the hand-over mark of %s got no answer (%s); the email went", delivery.notification_id, exc)
+        connection.close()
+        marked = 1
+    if marked != 1:
+        # Only if the claim was taken over within milliseconds of the fence's renewal.
+        logger.error("delivery %s was handed over without its mark (claim taken over)", delivery.notification_id)
     delivery.handed_over_at = now

@@ -17,7 +17,7 @@ from emails.errors import DeliveryFailure
 from emails.models import EmailNotification
 from emails.queue_messages import EmailRequest
 from emails.services.attempts import AttemptRecord, _with_db_retries, email_batch_finalize, email_sent_store
-from emails.services.claims import email_batch_claim, email_claim_holds, email_handover_mark
+from emails.services.claims import email_batch_claim, email_claim_holds, email_handover_fence, email_handover_mark
 from emails.transport import EmailService, HandoverRefused
 
 logger = logging.getLogger(__name__)
@@ -83,7 +83,10 @@ def email_batch_deliver(
             continue
         try:
             result = sender.send(
-                request, rendered, before_data=lambda row=row: email_handover_mark(claim=claim, delivery=row)
+                request,
+                rendered,
+                before_data=lambda row=row: email_handover_fence(claim=claim, delivery=row),
+                hand_over=lambda write, row=row: email_handover_mark(claim=claim, delivery=row, write=write),
             )
         except HandoverRefused as refused:
             if refused.claim_lost:

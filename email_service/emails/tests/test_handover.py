@@ -1,5 +1,7 @@
-"""The hand-over mark: committed just before the DATA command, so a worker killed between the
-SMTP server's acceptance and the ``delivered`` commit leaves a row the next claim recognises.
+"""The hand-over: the claim fenced (lease renewed, awaited) just before the DATA command, and
+the mark sent right ahead of the message's end once the server said 354, so a worker killed
+between the SMTP server's acceptance and the ``delivered`` commit leaves a row the next claim
+recognises.
 That email becomes failed/outcome_unknown and is never sent a second time
 (docs/email_service.md, "State machine")."""
 
@@ -19,7 +21,7 @@ from emails.clients import RenderedEmail
 from emails.constants import AttemptOutcome, DeliveryStatus, FailureReason
 from emails.models import EmailNotification
 from emails.queue_messages import parse_email_request
-from emails.services import email_batch_claim, email_handover_mark
+from emails.services import email_batch_claim, email_handover_fence, email_handover_mark
 from emails.tests.conftest import email_message, header, run_in_thread, wait_until
 from emails.transport import EmailService, HandoverRefused
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
@@ -36,7 +38,7 @@ def _row(notification_id) -> EmailNotification:
     return EmailNotification.objects.get(notification_id=notification_id)
 
 
-def test_mark_is_committed_before_the_server_receives_the_email(make_consumer, publish_email, smtp_server):
+def test_mark_is_committed_while_the_server_holds_the_email(make_consumer, publish_email, smtp_server):
     # Given an SMTP server that holds its answer to the first message
     received, release = smtp_server.hold_next_reply()
     body = publish_email()
@@ -47,9 +49,14 @@ def test_mark_is_committed_before_the_server_receives_the_email(make_consumer, p
         assert received.wait(10)
 
         def read_from_another_connection():
-            seen["row"] = EmailNotification.objects.values("status", "handed_over_at").get(
-                notification_id=body["notification_id"]
-            )
+            def row():
+                return EmailNotification.objects.values("status", "handed_over_at").get(
+                    notification_id=body["notification_id"]
+                )
+
+            # the worker waits for the server's answer: the mark commits without its help
+            wait_until(lambda: row()["handed_over_at"] is not None, timeout=5)
+            seen["row"] = row()
             connection.close()
 
         reader = threading.Thread(target=read_from_another_connection)
@@ -59,7 +66,7 @@ def test_mark_is_committed_before_the_server_receives_the_email(make_consumer, p
         release.set()
         thread.join(15)
 
-    # Then the row was already committed as handed over (still "sending" under the claim)
+    # Then the row was committed as handed over while the server held it (still "sending")
     assert seen["row"]["status"] == DeliveryStatus.SENDING
     assert seen["row"]["handed_over_at"] is not None
     # ... and after the answer it is delivered, keeping the moment of the hand-over
@@ -122,7 +129,7 @@ def test_later_copies_of_an_outcome_unknown_email_are_not_sent(make_consumer, pu
     body = email_message()
     request = parse_email_request(body)
     stopped = email_batch_claim(requests=[request], lease_seconds=0, from_email=FROM)
-    email_handover_mark(claim=stopped, delivery=stopped.claimed[request.notification_id])
+    email_handover_mark(claim=stopped, delivery=stopped.claimed[request.notification_id], write=lambda: None)
     EmailNotification.objects.filter(notification_id=request.notification_id).update(lease_expires_at=timezone.now())
 
     # When the redelivered message and then a duplicate publish of it are consumed
@@ -155,17 +162,21 @@ def test_refused_hand_over_sends_nothing_and_keeps_the_connection(smtp_server, s
     sender.close()
 
 
-def test_mark_refused_once_the_claim_was_taken_over():
+def test_hand_over_refused_once_the_claim_was_taken_over():
     request = parse_email_request(email_message())
     old = email_batch_claim(requests=[request], lease_seconds=0, from_email=FROM)
     new = email_batch_claim(requests=[request], lease_seconds=60, from_email=FROM)
 
+    # the fence before DATA refuses the old claim ...
     with pytest.raises(HandoverRefused) as refused:
-        email_handover_mark(claim=old, delivery=old.claimed[request.notification_id])
+        email_handover_fence(claim=old, delivery=old.claimed[request.notification_id])
+    assert refused.value.claim_lost and _row(request.notification_id).handed_over_at is None
 
-    assert refused.value.claim_lost
-    email_handover_mark(claim=new, delivery=new.claimed[request.notification_id])
-    assert _row(request.notification_id).handed_over_at is not None
+    # ... and lets the new one through, whose mark goes right ahead of its write
+    written = []
+    email_handover_fence(claim=new, delivery=new.claimed[request.notification_id])
+    email_handover_mark(claim=new, delivery=new.claimed[request.notification_id], write=lambda: written.append(1))
+    assert written == [1] and _row(request.notification_id).handed_over_at is not None
 
 
 def test_data_refused_after_the_mark_clears_it_and_the_retry_sends_once(make_consumer, publish_email, smtp_server):
@@ -195,15 +206,20 @@ def test_a_mark_the_database_cannot_take_refuses_the_hand_over_and_nothing_is_se
 
     # When the sender reaches DATA
     with pytest.raises(HandoverRefused) as refused:
-        sender.send(request, RENDERED, before_data=lambda: email_handover_mark(claim=claim, delivery=row))
+        sender.send(request, RENDERED, before_data=lambda: email_handover_fence(claim=claim, delivery=row))
 
-    # Then the mark was refused as a database outage (not a lost claim) and the server got nothing
+    # Then the hand-over was refused as a database outage (not a lost claim) and the server got nothing
     assert not refused.value.claim_lost
     assert refused.value.reason.startswith(FailureReason.DATABASE_UNAVAILABLE)
     assert smtp_server.messages == []
     # ... and once the database is back the same claim hands it over, on the same connection
     database_proxy.restore()
-    sender.send(request, RENDERED, before_data=lambda: email_handover_mark(claim=claim, delivery=row))
+    sender.send(
+        request,
+        RENDERED,
+        before_data=lambda: email_handover_fence(claim=claim, delivery=row),
+        hand_over=lambda write: email_handover_mark(claim=claim, delivery=row, write=write),
+    )
     assert [m.notification_id for m in smtp_server.messages] == [request.notification_id]
     assert _row(request.notification_id).handed_over_at is not None
     assert sender.connections_opened == 1
