@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from emails.clients import RenderedEmail
@@ -179,6 +180,16 @@ def test_hand_over_refused_once_the_claim_was_taken_over():
     assert written == [1] and _row(request.notification_id).handed_over_at is not None
 
 
+def test_a_claim_in_the_first_half_of_its_lease_is_fenced_without_asking_the_database():
+    request = parse_email_request(email_message())
+    claim = email_batch_claim(requests=[request], lease_seconds=60, from_email=FROM)
+
+    with CaptureQueriesContext(connection) as queries:
+        email_handover_fence(claim=claim, delivery=claim.claimed[request.notification_id])
+
+    assert len(queries) == 0
+
+
 def test_data_refused_after_the_mark_clears_it_and_the_retry_sends_once(make_consumer, publish_email, smtp_server):
     # Given an SMTP server that answers 451 to the first DATA (after the mark was committed)
     smtp_server.fail_next(1, code=451, stage="data")
@@ -200,6 +211,7 @@ def test_a_mark_the_database_cannot_take_refuses_the_hand_over_and_nothing_is_se
     # Given a claimed email, and the database cut just before its hand-over
     request = parse_email_request(email_message())
     claim = email_batch_claim(requests=[request], lease_seconds=60, from_email=FROM)
+    claim.sure_until = 0.0  # past the first half of the lease: the fence must ask the database
     row = claim.claimed[request.notification_id]
     sender = EmailService.from_settings()
     database_proxy.cut()
