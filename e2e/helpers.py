@@ -67,6 +67,15 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def issue_api_key(admin: httpx.Client, admin_auth: dict[str, str], name: str, scopes: list[str]) -> dict:
+    """An API key issued by an admin through the admin service: the created record (its
+    ``key`` is shown this once)."""
+    return data(
+        admin.post("/api/v1/admin/api-keys/", json={"name": unique(name), "scopes": scopes}, headers=admin_auth),
+        201,
+    )
+
+
 def api_key(key: str) -> dict[str, str]:
     return {"X-API-Key": key}
 

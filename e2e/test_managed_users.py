@@ -3,20 +3,13 @@ id at the user service and notifies it through the gateway by that id (docs/user
 "Sender-managed users")."""
 
 import pytest
-from helpers import create_template, data, error, smtp_messages, unique, wait_for, wait_for_status
+from helpers import create_template, data, error, issue_api_key, smtp_messages, unique, wait_for, wait_for_status
 
 
 @pytest.fixture(scope="module")
 def crm_key(admin, admin_auth) -> dict[str, str]:
     """A sender's key issued by an admin: it syncs its users and sends to them."""
-    created = data(
-        admin.post(
-            "/api/v1/admin/api-keys/",
-            json={"name": unique("e2e-crm"), "scopes": ["notifications:send", "users:write"]},
-            headers=admin_auth,
-        ),
-        201,
-    )
+    created = issue_api_key(admin, admin_auth, "e2e-crm", ["notifications:send", "users:write"])
     return {"X-API-Key": created["key"]}
 
 

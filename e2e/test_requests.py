@@ -5,6 +5,7 @@ from helpers import (
     create_template,
     data,
     error,
+    issue_api_key,
     register_user,
     send_notification,
     smtp_messages,
@@ -100,14 +101,7 @@ def test_request_without_credentials_is_refused(users, gateway, notice):
 
 def test_api_key_from_the_admin_service_sends_until_revoked(users, gateway, admin, admin_auth, notice):
     # given an API key created by an admin with the notifications:send scope
-    created = data(
-        admin.post(
-            "/api/v1/admin/api-keys/",
-            json={"name": unique("e2e-client"), "scopes": ["notifications:send"]},
-            headers=admin_auth,
-        ),
-        201,
-    )
+    created = issue_api_key(admin, admin_auth, "e2e-client", ["notifications:send"])
     key_headers = {"X-API-Key": created["key"]}
     user = register_user(users)
 

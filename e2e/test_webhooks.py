@@ -5,7 +5,16 @@ receiver's 500 and not after its 200 (docs/api.md, "Webhooks")."""
 import json
 
 import pytest
-from helpers import create_template, data, register_user, send_notification, unique, wait_for, wait_for_status
+from helpers import (
+    create_template,
+    data,
+    issue_api_key,
+    register_user,
+    send_notification,
+    unique,
+    wait_for,
+    wait_for_status,
+)
 
 from notification_devtools.testing.webhook_receiver import WebhookReceiver, verify_signature
 
@@ -28,15 +37,7 @@ def sender(admin, admin_auth) -> dict[str, str]:
     """A sender key of this module's own, issued by an admin. Webhooks belong to a key, and the
     bootstrap key is shared: a status of another scenario's notification that lands after this
     endpoint is registered would be posted to it too, and take the receiver's one 500."""
-    created = data(
-        admin.post(
-            "/api/v1/admin/api-keys/",
-            json={"name": unique("e2e-webhooks"), "scopes": ["notifications:send"]},
-            headers=admin_auth,
-        ),
-        201,
-    )
-    return {"X-API-Key": created["key"]}
+    return {"X-API-Key": issue_api_key(admin, admin_auth, "e2e-webhooks", ["notifications:send"])["key"]}
 
 
 @pytest.fixture

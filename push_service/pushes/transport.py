@@ -137,11 +137,11 @@ class _WireConnectionMixin:
 
 
 class _WireHTTPConnection(_WireConnectionMixin, urllib3.connection.HTTPConnection):
-    pass
+    """Plain HTTP (the loopback FCM server), with the wire hook."""
 
 
 class _WireHTTPSConnection(_WireConnectionMixin, urllib3.connection.HTTPSConnection):
-    pass
+    """HTTPS (FCM itself), with the wire hook."""
 
 
 class _WireHTTPConnectionPool(urllib3.HTTPConnectionPool):

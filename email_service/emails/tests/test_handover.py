@@ -7,8 +7,6 @@ That email becomes failed/outcome_unknown and is never sent a second time
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -26,6 +24,7 @@ from emails.services import email_batch_claim, email_handover_fence, email_hando
 from emails.tests.conftest import email_message, header, run_in_thread, wait_until
 from emails.transport import EmailService, HandoverRefused
 from notification_common.rabbitmq import EMAIL_QUEUE, FAILED_QUEUE
+from notification_devtools.testing.processes import kill_9_when
 from notification_devtools.testing.rabbit import drain
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,22 +80,17 @@ def test_worker_killed_after_the_hand_over_does_not_send_again(
     # Given a consumer process with a 1 s lease, and an SMTP server that keeps its answer
     received, release = smtp_server.hold_next_reply()
     body = publish_email()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "consume_emails", "--batch-size", "1", "--prefetch", "1"],
-        cwd=SERVICE_DIR,
-        env={**consumer_process_env, "EMAIL_SENDING_LEASE_SECONDS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     try:
         # When the process is killed -9 after the server received the email, before its answer
-        assert received.wait(20), process.stdout.read().decode() if process.poll() is not None else "no email"
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        kill_9_when(
+            [sys.executable, "manage.py", "consume_emails", "--batch-size", "1", "--prefetch", "1"],
+            received,
+            cwd=SERVICE_DIR,
+            env={**consumer_process_env, "EMAIL_SENDING_LEASE_SECONDS": "1"},
+            timeout=20,
+            what="email",
+        )
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
         release.set()
     notification_id = body["notification_id"]
     wait_until(lambda: _row(notification_id).lease_expires_at < timezone.now(), timeout=5)

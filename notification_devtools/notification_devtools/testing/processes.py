@@ -64,3 +64,19 @@ def wait_until_serving(
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not answer at {url} within {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def kill_9_when(command: list[str], event, *, cwd, env: dict[str, str], timeout: float, what: str) -> None:
+    """Start ``command`` (a real worker), wait until ``event`` is set (by a loopback server that
+    holds its answer), then kill the process -9. Fails with the process's output if the event
+    does not come (or the process exited first); never leaves the process running."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        happened = event.wait(timeout)
+        assert happened, process.stdout.read().decode() if process.poll() is not None else f"no {what}"
+        process.kill()  # SIGKILL
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

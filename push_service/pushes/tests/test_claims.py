@@ -5,8 +5,6 @@ claim was taken over sends nothing; final states never go back (docs/push_servic
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import threading
 import uuid
@@ -18,6 +16,7 @@ from django.db import OperationalError, connection
 from django.db.backends.signals import connection_created
 from django.utils import timezone
 
+from notification_devtools.testing.processes import kill_9_when
 from notification_devtools.testing.rabbit import drain
 from notification_devtools.testing.waiting import wait_until
 from pushes.clients import TemplateRenderer
@@ -169,22 +168,17 @@ def test_worker_killed_with_its_push_at_fcm_leaves_it_sending_and_it_is_not_sent
     fcm._on_message = hold
     message = push_message(tokens=["tok-a"])
     publish(message)
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "consume_push", "--batch-size", "1", "--prefetch", "1"],
-        cwd=SERVICE_DIR,
-        env={**push_process_env, "PUSH_SENDING_LEASE_SECONDS": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     try:
         # When the process is killed -9 once FCM has the push, before its answer was read
-        assert received.wait(30), process.stdout.read().decode() if process.poll() is not None else "no push"
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
+        kill_9_when(
+            [sys.executable, "manage.py", "consume_push", "--batch-size", "1", "--prefetch", "1"],
+            received,
+            cwd=SERVICE_DIR,
+            env={**push_process_env, "PUSH_SENDING_LEASE_SECONDS": "1"},
+            timeout=30,
+            what="push",
+        )
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
         release.set()
 
     # Then the device is marked sending (the mark went ahead of the request; nobody read its answer)
